@@ -1,0 +1,41 @@
+"""The errors cnnlib raises on bad input.
+
+Every one is a ``ValueError`` whose message is a full sentence meant for the user (the CLI
+prints it as its one line, the app shows it as is), so callers never need to reformat them.
+"""
+
+from __future__ import annotations
+
+
+class CnnlibError(ValueError):
+    """Base class: a problem with what the user asked for, not a bug in cnnlib."""
+
+
+class UnknownModelError(CnnlibError):
+    """A model name that is not in the zoo; carries close names as suggestions."""
+
+    def __init__(self, name: str, suggestions: list[str]) -> None:
+        hint = f" Did you mean {', '.join(suggestions)}?" if suggestions else ""
+        super().__init__(f"Unknown model '{name}'.{hint} `python -m cnnlib list` shows all.")
+        self.name = name
+        self.suggestions = suggestions
+
+
+class ModelOptionError(CnnlibError):
+    """An option that the model's builder does not take, or a value it rejects."""
+
+
+class InputSizeError(CnnlibError):
+    """An input size that is malformed or does not suit the network (channels, features)."""
+
+
+class InputTooSmallError(InputSizeError):
+    """An input so small that some layer's output would be empty."""
+
+    def __init__(self, message: str, layer: str) -> None:
+        super().__init__(message)
+        self.layer = layer
+
+
+class TraceError(CnnlibError):
+    """A module whose forward cannot be traced into a graph (data-dependent control flow)."""
