@@ -1,0 +1,534 @@
+"""Per-layer analysis: trace a network once, then walk its graph with the formulas.
+
+Why a trace and a walk rather than a forward pass with hooks: even on meta tensors a hooked
+forward costs as much as a real CPU forward (every conv's shape inference runs Python meta
+kernels), so a new input size would cost ~100 ms for ResNet-152. Instead a zoo model is built
+once per architecture on the meta device (no weight memory, see :mod:`cnnlib.meta`) and traced
+once with ``torch.fx`` into a graph; :func:`profile` then walks that graph with the pure-Python
+rules of :mod:`cnnlib.formulas`, which takes milliseconds and allocates no tensors. Layers
+with no formula fall back to running that one op on meta tensors. A module given by the user is
+traced in place (fx keeps references to its submodules), so its weights are never copied.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import fx, nn
+
+from cnnlib import formulas
+from cnnlib.errors import CnnlibError, InputSizeError, InputTooSmallError, TraceError
+from cnnlib.formulas import RF_GLOBAL, RF_WINDOW, Calc, EmptyOutputError, ShapeMismatchError, TShape
+from cnnlib.meta import MetaBuild
+from cnnlib.models import registry
+
+#: The CSV/DataFrame columns, in order. ``macs`` becomes ``flops`` (2 x MACs) on request.
+COLUMNS = ["name", "type", "output_shape", "kernel", "stride", "padding", "params",
+           "activations", "memory_bytes", "macs", "receptive_field", "jump", "stage", "block"]
+MAX_SIDE = 16384
+MAX_CHANNELS = 16384
+
+
+# ---------------------------------------------------------------- input sizes
+
+
+def parse_input_size(value: Any, channels: int = 3) -> tuple[int, int, int]:
+    """``"3x224x224"``, ``"224x224"``, ``"224"``, ``224`` or a tuple -> ``(C, H, W)``.
+
+    A missing channel count takes ``channels`` (the model's own). Anything else raises
+    :class:`InputSizeError` naming what was wrong.
+    """
+    example = "expected C x H x W with positive integers, e.g. 3x224x224"
+    if isinstance(value, str):
+        parts = [p for p in re.split(r"[x×X*,\s]+", value.strip()) if p]
+        if not parts or not all(re.fullmatch(r"[+-]?\d+", p) for p in parts):
+            raise InputSizeError(f"Input size '{value}' is malformed: {example}.")
+        dims = [int(p) for p in parts]
+    elif isinstance(value, int) and not isinstance(value, bool):
+        dims = [value]
+    elif isinstance(value, (tuple, list, torch.Size)) and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value):
+        dims = list(value)
+    else:
+        raise InputSizeError(f"Input size {value!r} is malformed: {example}.")
+    if len(dims) == 1:
+        dims = [channels, dims[0], dims[0]]
+    elif len(dims) == 2:
+        dims = [channels, *dims]
+    if len(dims) != 3:
+        raise InputSizeError(f"Input size {value!r} has {len(dims)} dimensions: {example}.")
+    if min(dims) <= 0:
+        raise InputSizeError(f"Input size {value!r} has a zero or negative side: {example}.")
+    c, h, w = dims
+    if c > MAX_CHANNELS or max(h, w) > MAX_SIDE:
+        raise InputSizeError(f"Input size {value!r} is too large: at most {MAX_CHANNELS} "
+                             f"channels and {MAX_SIDE} pixels a side.")
+    return c, h, w
+
+
+def format_shape(shape: Iterable[int]) -> str:
+    return "x".join(str(d) for d in shape)
+
+
+# ---------------------------------------------------------------- tracing
+
+
+class _ScopeTracer(fx.Tracer):
+    """An fx tracer that records, on every node, the module path it was created under."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._scope: list[str] = []
+
+    def call_module(self, m: nn.Module, forward: Callable, args: tuple, kwargs: dict) -> Any:
+        self._scope.append(self.path_of_module(m))
+        try:
+            return super().call_module(m, forward, args, kwargs)
+        finally:
+            self._scope.pop()
+
+    def create_node(self, *args: Any, **kwargs: Any) -> fx.Node:
+        node = super().create_node(*args, **kwargs)
+        node.meta["scope"] = self._scope[-1] if self._scope else ""
+        return node
+
+
+@dataclass
+class Traced:
+    """A network's graph, traced once, ready to be walked at any input size."""
+
+    name: str
+    root: nn.Module
+    graph: fx.Graph
+    modules: dict[str, nn.Module]
+    default_channels: int = 3
+
+
+def trace(module: nn.Module, name: str | None = None) -> Traced:
+    """Trace ``module`` into a graph of leaf layers (torch.nn modules) and functions."""
+    tracer = _ScopeTracer()
+    try:
+        graph = tracer.trace(module)
+    except Exception as exc:  # fx raises many types; the user needs one clear sentence
+        raise TraceError(
+            f"Cannot trace {type(module).__name__} into a graph ({type(exc).__name__}: {exc}). "
+            "Its forward probably branches on tensor values; cnnlib needs a static graph."
+        ) from exc
+    modules = dict(module.named_modules())
+    first_conv = next((m for m in modules.values() if isinstance(m, nn.modules.conv._ConvNd)),
+                      None)
+    channels = first_conv.in_channels if first_conv is not None else 3
+    return Traced(name or type(module).__name__, module, graph, modules, channels)
+
+
+def _options_key(options: dict[str, Any]) -> tuple:
+    def freeze(v: Any) -> Any:
+        return tuple(freeze(x) for x in v) if isinstance(v, (list, tuple)) else v
+    return tuple(sorted((k, freeze(v)) for k, v in options.items()))
+
+
+@functools.lru_cache(maxsize=64)
+def _traced_zoo(name: str, options_key: tuple) -> Traced:
+    with MetaBuild():
+        model = registry.build(name, **dict(options_key))
+    model.eval()
+    return trace(model, name)
+
+
+def traced_model(name: str, **options: Any) -> Traced:
+    """The zoo model ``name`` built on the meta device and traced, cached per architecture."""
+    registry.get(name)  # unknown names fail here with suggestions, before any build
+    return _traced_zoo(name, _options_key(options))
+
+
+# ---------------------------------------------------------------- the walk
+
+
+@dataclass(slots=True)
+class _Val:
+    """A tensor flowing along an edge during the walk: shape and receptive-field state."""
+
+    shape: TShape  # including a batch dimension of 1
+    rf: tuple[int, ...]  # receptive field per spatial dim of the input, in input pixels
+    jump: tuple[int, ...]  # input pixels between neighbouring outputs
+    depth: int  # weight layers on the longest path from the input
+    producer: int  # row index that produced it, -1 for the input
+
+
+@dataclass(slots=True)
+class Row:
+    """One layer of the analysis: a row of the table plus what explain() needs."""
+
+    name: str
+    node: str
+    calc: Calc
+    out: _Val
+    inputs: list[int]
+    rf_in: tuple[int, ...]
+    jump_in: tuple[int, ...]
+    block: str
+    stage: str
+
+
+def _op_name(node: fx.Node) -> str:
+    if node.op == "call_method":
+        return str(node.target)
+    return getattr(node.target, "__name__", str(node.target)).strip("_")
+
+
+def _to_meta(value: Any) -> Any:
+    if isinstance(value, _Val):
+        return torch.empty(value.shape, device="meta")
+    if isinstance(value, (list, tuple)) and not isinstance(value, torch.Size):
+        return type(value)(_to_meta(v) for v in value)
+    return value
+
+
+def _vals_in(value: Any) -> list[_Val]:
+    if isinstance(value, _Val):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [v for item in value for v in _vals_in(item)]
+    if isinstance(value, dict):
+        return [v for item in value.values() for v in _vals_in(item)]
+    return []
+
+
+def _shapes(value: Any) -> Any:
+    if isinstance(value, _Val):
+        return value.shape
+    if isinstance(value, (list, tuple)) and not isinstance(value, torch.Size):
+        return type(value)(_shapes(v) for v in value)
+    return value
+
+
+def _run_on_meta(fn: Callable, args: tuple, kwargs: dict) -> tuple[Calc, Any]:
+    """The fallback for layers without a formula: run the op itself on meta tensors."""
+    out = fn(*_to_meta(args), **_to_meta(kwargs))
+    if isinstance(out, torch.Tensor):
+        return Calc("", TShape(out.shape)), None
+    return None, out  # not a tensor (a size, a tuple...): passed through as a Python value
+
+
+class _Walk:
+    """One walk of a traced graph at one input size."""
+
+    def __init__(self, traced: Traced, input_size: tuple[int, int, int]) -> None:
+        self.traced = traced
+        self.input_size = input_size
+        self.image = input_size[1:]
+        self.inputs_given = False
+        self.rows: list[Row] = []
+        self.names: Counter[str] = Counter()
+        self.seen_params: set[int] = set()
+        self.output: Any = None
+
+    def run(self) -> _Walk:
+        env: dict[fx.Node, Any] = {}
+        for node in self.traced.graph.nodes:
+            if node.op == "placeholder":
+                env[node] = self._placeholder(node)
+            elif node.op == "get_attr":
+                env[node] = self._get_attr(node)
+            elif node.op == "output":
+                self.output = fx.node.map_arg(node.args[0], env.__getitem__)
+            else:
+                args = fx.node.map_arg(node.args, env.__getitem__)
+                kwargs = fx.node.map_arg(node.kwargs, env.__getitem__)
+                env[node] = self._call(node, args, kwargs)
+        return self
+
+    def _placeholder(self, node: fx.Node) -> Any:
+        if not self.inputs_given:  # forward's first argument: the image
+            self.inputs_given = True
+            ones = (1,) * len(self.image)
+            return _Val(TShape((1, *self.input_size)), ones, ones, 0, -1)
+        if node.args:  # an optional argument of forward(): its default
+            return node.args[0]
+        raise TraceError(f"{self.traced.name}.forward takes more than one input ({node.name}).")
+
+    def _get_attr(self, node: fx.Node) -> Any:
+        value = self.traced.root
+        for part in str(node.target).split("."):
+            value = getattr(value, part)
+        if not isinstance(value, torch.Tensor):
+            return value
+        ones = (1,) * len(self.image)
+        val = _Val(TShape(value.shape), ones, ones, 0, -1)
+        if isinstance(value, nn.Parameter) and id(value) not in self.seen_params:
+            self.seen_params.add(id(value))
+            n = value.numel()
+            calc = Calc("parameter", val.shape, params=n, params_terms=((n,),))
+            val.producer = self._add_row(node, str(node.target), calc, val, [])
+        return val
+
+    def _call(self, node: fx.Node, args: tuple, kwargs: dict) -> Any:
+        if len(args) == 1 and not kwargs and isinstance(args[0], _Val):
+            inputs = [args[0]]  # the common case, without walking nested arguments
+        else:
+            inputs = _vals_in((args, kwargs))
+        if node.op == "call_module":
+            module = self.traced.modules[str(node.target)]
+            rule = formulas.module_rule(module)
+            if rule is not None and len(args) == 1 and isinstance(args[0], _Val) and not kwargs:
+                calc = self._apply(node, rule, module, args[0].shape)
+            else:
+                calc, _ = self._fallback(node, self._module_fn(module), args, kwargs)
+                calc.type = type(module).__name__
+            calc.params, calc.params_terms = self._own_params(module, calc)
+            return self._emit(node, str(node.target), calc, inputs)
+        fn = node.target if node.op == "call_function" else None
+        rule = formulas.FUNCTION_RULES.get(node.target)
+        if rule is not None and inputs:
+            calc = self._apply(node, rule, *_shapes(args), **_shapes(kwargs))
+            calc.type = formulas.FUNCTION_TYPES.get(rule, _op_name(node))
+        else:
+            if fn is None:  # a method: call it on the first (tensor) argument
+                method = str(node.target)
+                fn = lambda obj, *a, **k: getattr(obj, method)(*a, **k)  # noqa: E731
+            calc, passthrough = self._fallback(node, fn, args, kwargs)
+            if calc is None:
+                return passthrough
+            calc.type = _op_name(node)
+        if not inputs:  # a tensor made from nothing (torch.zeros(...)): not a layer
+            ones = (1,) * len(self.image)
+            return _Val(calc.out, ones, ones, 0, -1)
+        scope = node.meta.get("scope", "")
+        return self._emit(node, f"{scope}.{_op_name(node)}" if scope else _op_name(node),
+                          calc, inputs)
+
+    def _apply(self, node: fx.Node, rule: Callable[..., Calc], *args: Any, **kwargs: Any) -> Calc:
+        try:
+            return rule(*args, **kwargs)
+        except EmptyOutputError as exc:
+            shape = next(a for a in args if isinstance(a, TShape))
+            raise InputTooSmallError(
+                f"{self._label(node)} gets a {format_shape(shape[2:])} input and would output "
+                f"an empty map ({exc.detail}).", self._label(node)) from None
+        except ShapeMismatchError as exc:
+            raise InputSizeError(f"{self._label(node)} {exc}.") from None
+
+    def _module_fn(self, module: nn.Module) -> Callable:
+        """Call ``module`` with meta stand-ins for its weights, leaving the real ones alone."""
+        state = {k: torch.empty_like(v, device="meta")
+                 for k, v in (*module.named_parameters(), *module.named_buffers())}
+        return lambda *a, **k: torch.func.functional_call(module, state, a, k)
+
+    def _fallback(self, node: fx.Node, fn: Callable, args: tuple, kwargs: dict) -> tuple:
+        try:
+            return _run_on_meta(fn, args, kwargs)
+        except CnnlibError:
+            raise
+        except Exception as exc:
+            shapes = ", ".join(format_shape(v.shape[1:]) for v in _vals_in((args, kwargs)))
+            raise InputSizeError(f"{self._label(node)} fails on input {shapes}: "
+                                 f"{str(exc).splitlines()[0]}") from None
+
+    def _label(self, node: fx.Node) -> str:
+        if node.op == "call_module":
+            module = self.traced.modules[str(node.target)]
+            return f"Layer {node.target} ({type(module).__name__})"
+        scope = node.meta.get("scope", "")
+        return f"Operation {_op_name(node)}" + (f" in {scope}" if scope else "")
+
+    def _own_params(self, module: nn.Module, calc: Calc) -> tuple[int, tuple]:
+        """Parameters count once per module, at its first call (a shared layer adds none)."""
+        if id(module) in self.seen_params:
+            return 0, ()
+        self.seen_params.add(id(module))
+        if calc.params_terms:
+            return calc.params, calc.params_terms
+        n = sum(p.numel() for p in module.parameters())
+        return n, ((n,),) if n else ()
+
+    def _emit(self, node: fx.Node, name: str, calc: Calc, inputs: list[_Val]) -> _Val:
+        src = inputs[0] if len(inputs) == 1 else max(inputs, key=lambda v: v.rf)
+        rf_in, jump_in = src.rf, src.jump
+        if calc.rf == RF_WINDOW:
+            rf = tuple(r + (w.kernel - 1) * w.dilation * j
+                       for r, j, w in zip(rf_in, jump_in, calc.windows, strict=False))
+            jump = tuple(j * w.stride for j, w in zip(jump_in, calc.windows, strict=False))
+            rf, jump = rf + rf_in[len(rf):], jump + jump_in[len(jump):]
+        elif calc.rf == RF_GLOBAL:
+            rf, jump = tuple(max(r, s) for r, s in zip(rf_in, self.image, strict=True)), jump_in
+        elif len(inputs) == 1 and calc.out == src.shape:  # element-wise: nothing changes
+            rf, jump = rf_in, jump_in
+        else:
+            rf = tuple(max(v.rf[i] for v in inputs) for i in range(len(rf_in)))
+            jump = tuple(max(v.jump[i] for v in inputs) for i in range(len(jump_in)))
+            if len(calc.out) == len(src.shape) and len(calc.out) > 2:
+                # a subsampling op with no window (x[:, :, ::2, ::2]): spread the jump
+                jump = tuple(j * max(1, round(a / b)) if b else j for j, a, b in
+                             zip(jump, src.shape[2:], calc.out[2:], strict=False))
+        depth = max((v.depth for v in inputs), default=0) + int(calc.weight_layer)
+        val = _Val(TShape(calc.out), rf, jump, depth, -1)
+        val.producer = self._add_row(node, name, calc, val, inputs, rf_in, jump_in)
+        return val
+
+    def _add_row(self, node: fx.Node, name: str, calc: Calc, val: _Val, inputs: list[_Val],
+                 rf_in: tuple[int, ...] = (), jump_in: tuple[int, ...] = ()) -> int:
+        self.names[name] += 1
+        if self.names[name] > 1:
+            name = f"{name}#{self.names[name]}"
+        out = calc.out
+        stage = format_shape(out[2:]) if len(out) > 2 else "head"
+        block = node.meta.get("scope", "")
+        if node.op == "call_module":
+            block = block.rpartition(".")[0]
+        self.rows.append(Row(name, node.name, calc, val, [v.producer for v in inputs],
+                             rf_in, jump_in, block, stage))
+        return len(self.rows) - 1
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass
+class Profile:
+    """The analysis of one network at one input size.
+
+    ``layers`` is the per-layer DataFrame (columns :data:`COLUMNS`), ``totals`` a dict of sums,
+    ``warnings`` one sentence per layer that deserves a remark, ``edges`` the data flow between
+    rows (``-1`` is the input), for drawing the graph.
+    """
+
+    model: str
+    input_size: tuple[int, int, int]
+    layers: pd.DataFrame
+    totals: dict[str, Any]
+    warnings: list[str]
+    edges: list[tuple[int, int]]
+    rows: list[Row] = field(repr=False)
+    bytes_per_element: int = 4
+    flops: bool = False
+
+    def explain(self, row: int | str) -> dict[str, str]:
+        """Row ``row`` (index or name) with each number's formula filled in."""
+        if isinstance(row, str):
+            matches = [i for i, r in enumerate(self.rows) if r.name == row]
+            if not matches:
+                raise CnnlibError(f"{self.model} has no layer named '{row}'.")
+            row = matches[0]
+        r = self.rows[row]
+        lines = formulas.explain(r.calc, self.bytes_per_element)
+        if r.calc.rf == RF_WINDOW and r.calc.windows:
+            w, rf_in, j = r.calc.windows[0], r.rf_in[0], r.jump_in[0]
+            dil = f"*{w.dilation}" if w.dilation > 1 else ""
+            lines["receptive_field"] = (f"{rf_in} + ({w.kernel} - 1){dil}*{j} = {r.out.rf[0]}; "
+                                        f"jump {j}*{w.stride} = {r.out.jump[0]}")
+        return lines
+
+    def to_json(self) -> str:
+        return json.dumps({"model": self.model, "input": format_shape(self.input_size),
+                           "layers": self.layers.to_dict(orient="records"),
+                           "totals": self.totals}, indent=2, default=int)
+
+
+def _analyse(traced: Traced, size: tuple[int, int, int]) -> _Walk:
+    return _Walk(traced, size).run()
+
+
+def smallest_input(traced: Traced, channels: int, limit: int = 4096) -> int | None:
+    """The smallest square side the network accepts (no empty map, every shape fits)."""
+    def empty_at(side: int) -> bool:
+        try:
+            _analyse(traced, (channels, side, side))
+        except InputTooSmallError:
+            return True
+        except CnnlibError:
+            return False
+        return False
+
+    lo, hi = 1, limit
+    if empty_at(hi):
+        return None
+    while lo < hi:  # the first side with no empty map
+        mid = (lo + hi) // 2
+        lo, hi = (mid + 1, hi) if empty_at(mid) else (lo, mid)
+    for side in range(lo, min(limit, lo + 256) + 1):  # fixed-size classifiers: first exact fit
+        try:
+            _analyse(traced, (channels, side, side))
+            return side
+        except CnnlibError:
+            continue
+    return None
+
+
+def profile(model: str | nn.Module, input_size: Any = None, *, flops: bool = False,
+            bytes_per_element: int = 4, **options: Any) -> Profile:
+    """Analyse a zoo model (by name, with builder ``options``) or any ``nn.Module``.
+
+    ``input_size`` is ``(C, H, W)`` or a string like ``"3x224x224"``; it defaults to the zoo
+    model's own input size. ``flops=True`` reports FLOPs (2 x MACs) instead of MACs.
+    """
+    if isinstance(model, nn.Module):
+        if options:
+            raise CnnlibError("Builder options apply to zoo model names, not to a module.")
+        traced = trace(model)
+        default = None
+    else:
+        info = registry.get(model)
+        traced = traced_model(model, **options)
+        default = info.input_size
+    if input_size is None:
+        if default is None:
+            raise InputSizeError("Give an input_size (C x H x W) to analyse a module.")
+        input_size = default
+    size = parse_input_size(input_size, default[0] if default else traced.default_channels)
+    try:
+        walk = _analyse(traced, size)
+    except InputTooSmallError as exc:
+        side = smallest_input(traced, size[0])
+        hint = (f" The smallest input {traced.name} accepts is {size[0]}x{side}x{side}."
+                if side else "")
+        raise InputTooSmallError(f"Input {format_shape(size)} is too small for {traced.name}: "
+                                 f"{exc}{hint}", exc.layer) from None
+    except InputSizeError as exc:
+        hint = (f" {traced.name} is built for {format_shape(default)} inputs."
+                if default and tuple(default) != size else "")
+        raise InputSizeError(f"Input {format_shape(size)} does not fit {traced.name}: "
+                             f"{exc}{hint}") from None
+    return _result(traced.name, size, walk, flops, bytes_per_element)
+
+
+def _result(name: str, size: tuple[int, int, int], walk: _Walk, flops: bool,
+            bytes_per_element: int) -> Profile:
+    rows = walk.rows
+    records = []
+    for r in rows:
+        c = r.calc
+        activations = math.prod(c.out[1:])
+        records.append((
+            r.name, c.type, format_shape(c.out[1:]), c.kernel, c.stride, c.padding, c.params,
+            activations, activations * bytes_per_element, c.macs * (2 if flops else 1),
+            r.out.rf[0] if r.out.rf else 1, r.out.jump[0] if r.out.jump else 1, r.stage,
+            r.block))
+    columns = [("flops" if flops and col == "macs" else col) for col in COLUMNS]
+    layers = pd.DataFrame.from_records(records, columns=columns)
+    allocated = sum(rec[7] for rec, r in zip(records, rows, strict=True) if not r.calc.inplace)
+    outputs = _vals_in(walk.output)
+    macs = sum(r.calc.macs for r in rows)
+    totals = {
+        "params": int(sum(r.calc.params for r in rows)),
+        "macs": int(macs),
+        "flops": int(2 * macs),
+        "activations": int(allocated),
+        "memory_bytes": int(allocated * bytes_per_element),
+        "input_activations": int(math.prod(size)),
+        "layers": len(rows),
+        "weight_layers": sum(int(r.calc.weight_layer) for r in rows),
+        "depth": max((v.depth for v in outputs), default=0),
+        "output_shape": format_shape(outputs[0].shape[1:]) if outputs else "",
+    }
+    warnings = [f"{r.name}: {r.calc.warning}" for r in rows if r.calc.warning]
+    edges = [(src, i) for i, r in enumerate(rows) for src in r.inputs]
+    return Profile(name, size, layers, totals, warnings, edges, rows, bytes_per_element, flops)
