@@ -1,0 +1,91 @@
+"""Command line: ``python -m cnnlib list | summary NAME`` (see ``--help``).
+
+Bad input exits with code 2 and a one-line message on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from cnnlib.errors import CnnlibError
+
+
+def _option(text: str) -> tuple[str, Any]:
+    """``key=value`` with the value read as a Python literal where it is one."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"'{text}' is not KEY=VALUE")
+    try:
+        return key, ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        return key, raw
+
+
+def _cmd_list(_: argparse.Namespace) -> None:
+    from cnnlib.models import registry
+
+    width = max(len(n) for n in registry.names())
+    for name in registry.names():
+        print(f"{name:<{width}}  {registry.get(name).description}")
+
+
+def format_table(result: Any) -> str:
+    """The per-layer table as the slides print it: memory in KB, params in k, ops in M."""
+    layers = result.layers
+    ops = "flops" if result.flops else "macs"
+    show = layers[["name", "type", "output_shape", "kernel", "stride", "padding"]].copy()
+    show["memory_KB"] = (layers["memory_bytes"] / 1024).map(lambda v: f"{v:,.0f}")
+    show["params_k"] = (layers["params"] / 1000).map(lambda v: f"{v:,.0f}")
+    show[f"{ops}_M"] = (layers[ops] / 1e6).map(lambda v: f"{v:,.0f}")
+    show["rf"] = layers["receptive_field"]
+    t = result.totals
+    total_ops = t["flops"] if result.flops else t["macs"]
+    lines = [show.to_string(index=False), "",
+             f"input {'x'.join(map(str, result.input_size))} -> output {t['output_shape']}: "
+             f"{t['params']:,} params, {total_ops:,} {ops.upper()} "
+             f"({total_ops / 1e9:.2f} G), activations {t['activations']:,} values = "
+             f"{t['memory_bytes'] / 2**20:.1f} MB per image (fp32, in-place layers add none), "
+             f"depth {t['depth']} weight layers"]
+    lines += [f"warning: {w}" for w in result.warnings]
+    return "\n".join(lines)
+
+
+def _cmd_summary(args: argparse.Namespace) -> None:
+    from cnnlib.analysis import profile
+
+    result = profile(args.name, args.input, flops=args.flops, **dict(args.option))
+    if args.format == "csv":
+        sys.stdout.write(result.layers.to_csv(index=False))
+    elif args.format == "json":
+        print(result.to_json())
+    else:
+        print(format_table(result))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cnnlib", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="one zoo model a line: name and description")
+    summary = sub.add_parser("summary", help="per-layer table of a zoo model")
+    summary.add_argument("name", help="a zoo model name (see `list`)")
+    summary.add_argument("--input", help="input size C x H x W, e.g. 3x227x227 "
+                         "(default: the model's own)")
+    summary.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    summary.add_argument("--flops", action="store_true", help="FLOPs (2 x MACs) instead of MACs")
+    summary.add_argument("--option", type=_option, action="append", default=[],
+                         metavar="KEY=VALUE", help="a builder option, e.g. groups=1")
+    args = parser.parse_args(argv)
+    try:
+        {"list": _cmd_list, "summary": _cmd_summary}[args.command](args)
+    except CnnlibError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
