@@ -179,6 +179,11 @@ class Row:
     stage: str
 
 
+@functools.lru_cache(maxsize=256)
+def _stage(spatial: tuple[int, ...]) -> str:
+    return format_shape(spatial)
+
+
 def _op_name(node: fx.Node) -> str:
     if node.op == "call_method":
         return str(node.target)
@@ -380,7 +385,7 @@ class _Walk:
         if self.names[name] > 1:
             name = f"{name}#{self.names[name]}"
         out = calc.out
-        stage = format_shape(out[2:]) if len(out) > 2 else "head"
+        stage = _stage(out[2:]) if len(out) > 2 else "head"
         block = node.meta.get("scope", "")
         if node.op == "call_module":
             block = block.rpartition(".")[0]

@@ -1,10 +1,10 @@
 """Benchmarks that print our figures beside a peer measured in the same run.
 
 ``python -m cnnlib.bench analysis`` profiles every zoo model at its default input, cold (build
-on meta + trace + walk) and warm (walk only, at another input size), next to torchinfo's
-``summary`` (which builds the model for real and runs a hooked forward), with the ratio; then
-the peak memory of analysing VGG-16 at 224x224 and at 1024x1024, each in a fresh process.
-Timings are the best of ``--repeat`` runs.
+on meta + trace + walk) and warm (the walk alone, which is what any new input size costs),
+next to torchinfo's ``summary`` (which builds the model for real and runs a hooked forward),
+with the ratio; then the peak memory of analysing VGG-16 at 224x224 and at 1024x1024, each in
+a fresh process. Every timing, ours and the peer's, is the best of ``--repeat`` runs.
 """
 
 from __future__ import annotations
@@ -55,16 +55,15 @@ def bench_analysis(models: Sequence[str], repeat: int, peer: bool) -> None:
     print(f"{'model':<20} {'cold ms':>9} {'warm ms':>9} {'torchinfo ms':>13} {'ratio':>7}")
     for name in models:
         cold = _best(lambda n=name: _cold(n), repeat)
-        side = registry.get(name).input_size[1] + 32
-        warm = _best(lambda n=name, s=side: analysis.profile(n, s), repeat)
+        warm = _best(lambda n=name: analysis.profile(n), repeat)
         if peer:
-            ti = _best(lambda n=name: _torchinfo(n), max(1, repeat // 2))
+            ti = _best(lambda n=name: _torchinfo(n), repeat)
             print(f"{name:<20} {cold * 1e3:9.1f} {warm * 1e3:9.1f} {ti * 1e3:13.0f} "
                   f"{ti / cold:6.1f}x")
         else:
             print(f"{name:<20} {cold * 1e3:9.1f} {warm * 1e3:9.1f}")
-    print("\ncold = build on meta + trace + walk; warm = walk at a new input size (cached "
-          "trace);\ntorchinfo = real build + summary(); ratio = torchinfo / cold.")
+    print("\ncold = build on meta + trace + walk; warm = the walk alone (trace cached, as "
+          "for any new input size);\ntorchinfo = real build + summary(); ratio = torchinfo / cold.")
     base = analysis_rss_mb("vgg16", "3x224x224")
     big = analysis_rss_mb("vgg16", "3x1024x1024")
     weights = analysis.profile("vgg16").totals["params"] * 4 / 2**20

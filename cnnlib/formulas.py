@@ -24,6 +24,7 @@ Counting conventions (those of the slides, see README "Conventions"):
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 from collections.abc import Callable, Sequence
@@ -182,7 +183,8 @@ def conv(m: nn.modules.conv._ConvNd, x: Shape) -> Calc:
                 params=_terms_value(params_terms), macs=_terms_value(macs_terms),
                 params_terms=params_terms, macs_terms=macs_terms, weight_layer=True)
     _window_labels(calc, windows)
-    misfit = [w for w in windows if w.exact.denominator != 1]
+    misfit = [w for w in windows
+              if (w.size + 2 * w.padding - w.dilation * (w.kernel - 1) - 1) % w.stride]
     if misfit:
         w = misfit[0]
         covered = (w.out - 1) * w.stride + w.dilation * (w.kernel - 1) + 1
@@ -329,14 +331,15 @@ MODULE_RULES: dict[type, Callable[[Any, Shape], Calc]] = {
 
 
 def module_rule(m: nn.Module) -> Callable[[Any, Shape], Calc] | None:
-    """The rule for a module's class (nearest base class with one), or None."""
-    for cls in type(m).__mro__:
-        rule = MODULE_RULES.get(cls)
-        if rule is not None:
-            if rule is conv and getattr(m, "transposed", False):
-                return None  # transposed convolutions have no formula yet: meta fallback
-            return rule
-    return None
+    """The rule for a module (its class's nearest base with one), or None for the fallback."""
+    if getattr(m, "transposed", False):
+        return None  # transposed convolutions have no formula yet: meta fallback
+    return _rule_for_class(type(m))
+
+
+@functools.cache
+def _rule_for_class(cls: type) -> Callable[[Any, Shape], Calc] | None:
+    return next((MODULE_RULES[c] for c in cls.__mro__ if c in MODULE_RULES), None)
 
 
 # ---------------------------------------------------------------- function rules
