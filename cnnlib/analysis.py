@@ -82,24 +82,10 @@ def format_shape(shape: Iterable[int]) -> str:
 # ---------------------------------------------------------------- tracing
 
 
-class _ScopeTracer(fx.Tracer):
-    """An fx tracer that records, on every node, the module path it was created under."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._scope: list[str] = []
-
-    def call_module(self, m: nn.Module, forward: Callable, args: tuple, kwargs: dict) -> Any:
-        self._scope.append(self.path_of_module(m))
-        try:
-            return super().call_module(m, forward, args, kwargs)
-        finally:
-            self._scope.pop()
-
-    def create_node(self, *args: Any, **kwargs: Any) -> fx.Node:
-        node = super().create_node(*args, **kwargs)
-        node.meta["scope"] = self._scope[-1] if self._scope else ""
-        return node
+def _scope(node: fx.Node) -> str:
+    """The module path a node was traced under (fx records the stack of module calls)."""
+    stack = node.meta.get("nn_module_stack")
+    return next(reversed(stack.values()))[0] if stack else ""
 
 
 @dataclass
@@ -115,9 +101,8 @@ class Traced:
 
 def trace(module: nn.Module, name: str | None = None) -> Traced:
     """Trace ``module`` into a graph of leaf layers (torch.nn modules) and functions."""
-    tracer = _ScopeTracer()
     try:
-        graph = tracer.trace(module)
+        graph = fx.Tracer().trace(module)
     except Exception as exc:  # fx raises many types; the user needs one clear sentence
         raise TraceError(
             f"Cannot trace {type(module).__name__} into a graph ({type(exc).__name__}: {exc}). "
@@ -246,6 +231,8 @@ class _Walk:
                 env[node] = self._get_attr(node)
             elif node.op == "output":
                 self.output = fx.node.map_arg(node.args[0], env.__getitem__)
+            elif len(node.args) == 1 and not node.kwargs and type(node.args[0]) is fx.Node:
+                env[node] = self._call(node, (env[node.args[0]],), {})  # most layers
             else:
                 args = fx.node.map_arg(node.args, env.__getitem__)
                 kwargs = fx.node.map_arg(node.kwargs, env.__getitem__)
@@ -287,7 +274,9 @@ class _Walk:
             if rule is not None and len(args) == 1 and isinstance(args[0], _Val) and not kwargs:
                 calc = self._apply(node, rule, module, args[0].shape)
             else:
-                calc, _ = self._fallback(node, self._module_fn(module), args, kwargs)
+                calc, passthrough = self._fallback(node, self._module_fn(module), args, kwargs)
+                if calc is None:  # returns no single tensor (a tuple...): not a table row
+                    return passthrough
                 calc.type = type(module).__name__
             calc.params, calc.params_terms = self._own_params(module, calc)
             return self._emit(node, str(node.target), calc, inputs)
@@ -307,7 +296,7 @@ class _Walk:
         if not inputs:  # a tensor made from nothing (torch.zeros(...)): not a layer
             ones = (1,) * len(self.image)
             return _Val(calc.out, ones, ones, 0, -1)
-        scope = node.meta.get("scope", "")
+        scope = _scope(node)
         return self._emit(node, f"{scope}.{_op_name(node)}" if scope else _op_name(node),
                           calc, inputs)
 
@@ -342,7 +331,7 @@ class _Walk:
         if node.op == "call_module":
             module = self.traced.modules[str(node.target)]
             return f"Layer {node.target} ({type(module).__name__})"
-        scope = node.meta.get("scope", "")
+        scope = _scope(node)
         return f"Operation {_op_name(node)}" + (f" in {scope}" if scope else "")
 
     def _own_params(self, module: nn.Module, calc: Calc) -> tuple[int, tuple]:
@@ -386,7 +375,7 @@ class _Walk:
             name = f"{name}#{self.names[name]}"
         out = calc.out
         stage = _stage(out[2:]) if len(out) > 2 else "head"
-        block = node.meta.get("scope", "")
+        block = _scope(node)
         if node.op == "call_module":
             block = block.rpartition(".")[0]
         self.rows.append(Row(name, node.name, calc, val, [v.producer for v in inputs],
