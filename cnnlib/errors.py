@@ -39,3 +39,11 @@ class InputTooSmallError(InputSizeError):
 
 class TraceError(CnnlibError):
     """A module whose forward cannot be traced into a graph (data-dependent control flow)."""
+
+
+class ImageError(CnnlibError):
+    """A file that cannot be used as an image: not an image, corrupt, truncated, too large."""
+
+
+class WeightsError(CnnlibError):
+    """Weights that cannot be had or do not fit: no pretrained set, a bad checkpoint."""
