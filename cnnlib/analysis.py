@@ -147,6 +147,7 @@ class _Val:
     jump: tuple[int, ...]  # input pixels between neighbouring outputs
     depth: int  # weight layers on the longest path from the input
     producer: int  # row index that produced it, -1 for the input
+    start: tuple[float, ...] = ()  # input coordinate of output (0, 0)'s receptive-field centre
 
 
 @dataclass(slots=True)
@@ -243,7 +244,7 @@ class _Walk:
         if not self.inputs_given:  # forward's first argument: the image
             self.inputs_given = True
             ones = (1,) * len(self.image)
-            return _Val(TShape((1, *self.input_size)), ones, ones, 0, -1)
+            return _Val(TShape((1, *self.input_size)), ones, ones, 0, -1, (0.0,) * len(ones))
         if node.args:  # an optional argument of forward(): its default
             return node.args[0]
         raise TraceError(f"{self.traced.name}.forward takes more than one input ({node.name}).")
@@ -255,7 +256,7 @@ class _Walk:
         if not isinstance(value, torch.Tensor):
             return value
         ones = (1,) * len(self.image)
-        val = _Val(TShape(value.shape), ones, ones, 0, -1)
+        val = _Val(TShape(value.shape), ones, ones, 0, -1, (0.0,) * len(ones))
         if isinstance(value, nn.Parameter) and id(value) not in self.seen_params:
             self.seen_params.add(id(value))
             n = value.numel()
@@ -295,7 +296,7 @@ class _Walk:
             calc.type = _op_name(node)
         if not inputs:  # a tensor made from nothing (torch.zeros(...)): not a layer
             ones = (1,) * len(self.image)
-            return _Val(calc.out, ones, ones, 0, -1)
+            return _Val(calc.out, ones, ones, 0, -1, (0.0,) * len(ones))
         scope = _scope(node)
         return self._emit(node, f"{scope}.{_op_name(node)}" if scope else _op_name(node),
                           calc, inputs)
@@ -346,25 +347,31 @@ class _Walk:
 
     def _emit(self, node: fx.Node, name: str, calc: Calc, inputs: list[_Val]) -> _Val:
         src = inputs[0] if len(inputs) == 1 else max(inputs, key=lambda v: v.rf)
-        rf_in, jump_in = src.rf, src.jump
+        rf_in, jump_in, start = src.rf, src.jump, src.start
         if calc.rf == RF_WINDOW:
+            ws = calc.windows
             rf = tuple(r + (w.kernel - 1) * w.dilation * j
-                       for r, j, w in zip(rf_in, jump_in, calc.windows, strict=False))
-            jump = tuple(j * w.stride for j, w in zip(jump_in, calc.windows, strict=False))
+                       for r, j, w in zip(rf_in, jump_in, ws, strict=False))
+            jump = tuple(j * w.stride for j, w in zip(jump_in, ws, strict=False))
+            start = tuple(s + ((w.kernel - 1) * w.dilation / 2 - w.padding) * j
+                          for s, j, w in zip(start, jump_in, ws, strict=False))
             rf, jump = rf + rf_in[len(rf):], jump + jump_in[len(jump):]
+            start = start + src.start[len(start):]
         elif calc.rf == RF_GLOBAL:
             rf, jump = tuple(max(r, s) for r, s in zip(rf_in, self.image, strict=True)), jump_in
+            start = tuple((s - 1) / 2 for s in self.image)
         elif len(inputs) == 1 and calc.out == src.shape:  # element-wise: nothing changes
             rf, jump = rf_in, jump_in
         else:
             rf = tuple(max(v.rf[i] for v in inputs) for i in range(len(rf_in)))
             jump = tuple(max(v.jump[i] for v in inputs) for i in range(len(jump_in)))
+            start = src.start
             if len(calc.out) == len(src.shape) and len(calc.out) > 2:
                 # a subsampling op with no window (x[:, :, ::2, ::2]): spread the jump
                 jump = tuple(j * max(1, round(a / b)) if b else j for j, a, b in
                              zip(jump, src.shape[2:], calc.out[2:], strict=False))
         depth = max((v.depth for v in inputs), default=0) + int(calc.weight_layer)
-        val = _Val(TShape(calc.out), rf, jump, depth, -1)
+        val = _Val(TShape(calc.out), rf, jump, depth, -1, start)
         val.producer = self._add_row(node, name, calc, val, inputs, rf_in, jump_in)
         return val
 
@@ -407,12 +414,7 @@ class Profile:
 
     def explain(self, row: int | str) -> dict[str, str]:
         """Row ``row`` (index or name) with each number's formula filled in."""
-        if isinstance(row, str):
-            matches = [i for i, r in enumerate(self.rows) if r.name == row]
-            if not matches:
-                raise CnnlibError(f"{self.model} has no layer named '{row}'.")
-            row = matches[0]
-        r = self.rows[row]
+        r = self.rows[self._index(row)]
         lines = formulas.explain(r.calc, self.bytes_per_element)
         if r.calc.rf == RF_WINDOW and r.calc.windows:
             w, rf_in, j = r.calc.windows[0], r.rf_in[0], r.jump_in[0]
@@ -421,10 +423,65 @@ class Profile:
                                         f"jump {j}*{w.stride} = {r.out.jump[0]}")
         return lines
 
+    def receptive_box(self, row: int | str, y: int, x: int) -> tuple[int, int, int, int]:
+        """Input pixels (top, left, bottom, right; bottom/right exclusive) that output position
+        (y, x) of ``row`` depends on: the patch Zeiler & Fergus show next to a unit.
+
+        Unlike the ``receptive_field`` column (the textbook size, padding included), this maps
+        the position back layer by layer, clipping at every layer's edge, so pixels reachable
+        only through some intermediate layer's padding are left out; it equals the support of
+        the gradient of that output with respect to the input.
+        """
+        image = self.input_size[1:]
+        pending: dict[int, list[list[int]] | None] = {self._index(row): [[y, y], [x, x]]}
+        box: list[list[int]] | None = [[size, -1] for size in image]  # empty until reached
+        for i in range(max(pending), -1, -1):
+            if i not in pending:
+                continue
+            r = self.rows[i]
+            for src in r.inputs:
+                spatial = self.rows[src].calc.out[2:] if src >= 0 else image
+                mapped = _map_back(r.calc, pending[i], spatial)
+                if src < 0:
+                    box = _union(box, mapped)
+                else:
+                    pending[src] = _union(pending.get(src, [[s, -1] for s in spatial]), mapped)
+        spans = box or [[0, size - 1] for size in image]
+        (top, bottom), (left, right) = spans
+        return top, left, bottom + 1, right + 1
+
+    def _index(self, row: int | str) -> int:
+        if isinstance(row, int):
+            return row
+        for i, r in enumerate(self.rows):
+            if r.name == row:
+                return i
+        raise CnnlibError(f"{self.model} has no layer named '{row}'.")
+
     def to_json(self) -> str:
         return json.dumps({"model": self.model, "input": format_shape(self.input_size),
                            "layers": self.layers.to_dict(orient="records"),
                            "totals": self.totals}, indent=2, default=int)
+
+
+def _map_back(calc: Calc, spans: list[list[int]] | None, spatial: tuple[int, ...]
+              ) -> list[list[int]] | None:
+    """Index ranges of a layer's output -> the ranges of its input they depend on (None: all)."""
+    if spans is None or calc.rf == RF_GLOBAL or len(calc.out) <= 2 or len(spatial) != len(spans):
+        return None
+    if calc.windows:
+        return [[max(0, lo * w.stride - w.padding),
+                 min(size - 1, hi * w.stride - w.padding + w.dilation * (w.kernel - 1))]
+                for (lo, hi), w, size in zip(spans, calc.windows, spatial, strict=True)]
+    factors = [max(1, round(a / b)) for a, b in zip(spatial, calc.out[2:], strict=True)]
+    return [[lo * f, min(size - 1, hi * f + f - 1)]  # element-wise (f = 1) or subsampling
+            for (lo, hi), f, size in zip(spans, factors, spatial, strict=True)]
+
+
+def _union(a: list[list[int]] | None, b: list[list[int]] | None) -> list[list[int]] | None:
+    if a is None or b is None:
+        return None
+    return [[min(x[0], y[0]), max(x[1], y[1])] for x, y in zip(a, b, strict=True)]
 
 
 def _analyse(traced: Traced, size: tuple[int, int, int]) -> _Walk:
