@@ -1,24 +1,14 @@
-"""The dashboard's entry: a home page only until the pages land (see the dashboard issue).
+"""The dashboard's entry: navigation only. Each page is one file under app/.
 
-It imports nothing heavy: the zoo's catalogue is plain data, so the page lists the networks
-without loading torch.
+Home is the default page, so it is served at ``/`` and every named page keeps its own path
+(``/visualize``); nothing heavy is imported here, so the first view is fast.
 """
 
 import streamlit as st
 
-from cnnlib.models import registry
-
-st.set_page_config(page_title="CNN Architecture Explorer", layout="wide")
-st.title("CNN Architecture Explorer")
-st.write(
-    "The dashboard is coming: explore, compare, layer lab, visualize and train pages. "
-    "The library under it already works from the command line: "
-    "`python -m cnnlib summary vgg16`."
-)
-st.subheader("The zoo")
-st.dataframe(
-    [{"model": m.name, "family": m.family, "year": m.year, "description": m.description}
-     for m in registry.REGISTRY.values()],
-    hide_index=True,
-    use_container_width=True,
-)
+st.set_page_config(page_title="CNN Architecture Explorer", page_icon="🧠", layout="wide")
+pages = [
+    st.Page("app/home.py", title="Home", icon="🏠", default=True),
+    st.Page("app/visualize.py", title="Visualize", icon="🔍", url_path="visualize"),
+]
+st.navigation(pages).run()

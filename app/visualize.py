@@ -1,0 +1,226 @@
+"""Visualize: first-layer filters, feature maps, deconvnet projections, top-9 patches,
+occlusion and predictions, on a sample photograph or an upload.
+
+Every picture says where the weights come from (ImageNet, a training checkpoint, or random).
+Settings live in the URL (model, weights, image, view, layer, channel...).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import plotly.express as px
+import streamlit as st
+import torch
+
+import cnnlib
+from app.widgets import query_int, query_select
+from cnnlib import images, visualize, weights
+from cnnlib.errors import CnnlibError
+from cnnlib.models import registry
+
+VIEWS = {"filters": "First-layer filters", "activations": "Feature maps",
+         "projection": "Deconvnet projection", "top9": "Top-9 patches",
+         "occlusion": "Occlusion", "predictions": "Predictions"}
+#: Where training runs live (CNNLIB_RUNS_DIR overrides it), and the recorded ones we ship.
+RUNS = [Path(os.environ.get("CNNLIB_RUNS_DIR", "runs")), Path("assets/runs")]
+
+
+@st.cache_resource(max_entries=3, show_spinner="Loading the model...")
+def load_weights(name: str, source: str, checkpoint: str, _progress=None) -> weights.LoadedWeights:
+    if source == "checkpoint":
+        return weights.load_checkpoint(Path(checkpoint))
+    return weights.load(name, source, progress=_progress)  # type: ignore[arg-type]
+
+
+@st.cache_resource(max_entries=3, show_spinner=False)
+def analyse(key: tuple, _model: torch.nn.Module, input_size: tuple[int, int, int]):
+    return cnnlib.profile(_model, input_size)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def read_image(data: bytes) -> images.LoadedImage:
+    return images.load_image(data)
+
+
+@st.cache_data(max_entries=16, show_spinner="Running the network...")
+def activations_of(key: tuple, layer: str, top_k: int, _model, _x):
+    return visualize.activation_grid(visualize.feature_maps(_model, _x, layer), top_k=top_k)
+
+
+@st.cache_data(max_entries=16, show_spinner="Projecting back to pixels...")
+def projection_of(key: tuple, layer: str, channel: int | None, method: str, _model, _x,
+                  _result):
+    return visualize.project(_model, _x, layer, _result, channel, method)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def occlusion_of(key: tuple, window: int, stride: int, _model, _x, _progress=None):
+    return visualize.occlusion(_model, _x, window=window, stride=stride, progress=_progress)
+
+
+@st.cache_data(max_entries=8, show_spinner="Scoring the sample images...")
+def top9_of(key: tuple, layer: str, channel: int, _model, _batches, _result):
+    return visualize.top_patches(_model, _batches, layer, channel, _result)
+
+
+def image_choice() -> tuple[str, bytes] | None:
+    """The chosen sample or upload as (name, bytes)."""
+    samples = {**images.sample_images(), **{f"cifar/{k}": v for k, v in
+                                            images.cifar_samples().items()}}
+    choice = query_select("Image", [*samples, "upload"], "image", default="cat",
+                          format_func=lambda s: "Upload your own..." if s == "upload" else s)
+    if choice != "upload":
+        return choice, samples[choice].read_bytes()
+    upload = st.file_uploader("An image (JPEG, PNG, GIF, TIFF, WebP...)", key="upload")
+    if upload is None:
+        st.info("Choose a file to upload.")
+        return None
+    return upload.name, upload.getvalue()
+
+
+st.title("Seeing inside a network")
+with st.sidebar:
+    name = query_select("Network", registry.names(), "model", default="alexnet",
+                        format_func=lambda n: f"{n} ({registry.get(n).year})")
+    source = query_select("Weights", weights.sources(name), "weights", radio=True,
+                          default="pretrained" if weights.pretrained_available(name) else "random",
+                          format_func={"pretrained": "ImageNet-pretrained",
+                                       "checkpoint": "training checkpoint",
+                                       "random": "random (untrained)"}.get)
+    checkpoint = ""
+    if source == "checkpoint":
+        found = [str(p) for p in weights.list_checkpoints(*RUNS)]
+        if not found:
+            st.warning("No checkpoints yet: train a model on the Train page first.")
+            st.stop()
+        checkpoint = query_select("Checkpoint", found, "checkpoint")
+    picked = image_choice()
+    view = query_select("View", list(VIEWS), "view", format_func=VIEWS.get, radio=True)
+
+bar = st.empty()
+try:
+    loaded = load_weights(name, source, checkpoint, _progress=lambda done, total: bar.progress(
+        done / total if total else 0.0, text=f"Downloading weights: {done / 2**20:.0f} of "
+        f"{total / 2**20:.0f} MB"))
+except CnnlibError as exc:
+    st.error(str(exc))
+    st.stop()
+bar.empty()
+st.info(f"**{loaded.name}**: {loaded.label}")
+if loaded.warning:
+    st.warning(loaded.warning)
+model_key = (loaded.name, source, checkpoint)
+
+if view == "filters":
+    grid = visualize.filter_grid(loaded.model)
+    st.subheader(f"{grid.count} filters of {grid.kernel[0]}x{grid.kernel[1]}x{grid.channels} "
+                 f"in {grid.layer}")
+    st.caption("Each filter scaled to its own range, as in Krizhevsky et al. 2012, Fig. 3. "
+               "Trained first layers show oriented edges and colour blobs; random ones, noise.")
+    st.image(visualize.enlarge(grid.image, 6), clamp=True)
+    st.stop()
+
+if picked is None:
+    st.stop()
+try:
+    photo = read_image(picked[1])
+except CnnlibError as exc:
+    st.error(f"{picked[0]}: {exc}")
+    st.stop()
+for note in photo.notes:
+    st.caption(f"{picked[0]}: {note}")
+seen = visualize.preprocess(photo.image, loaded.preprocess)
+x = seen.tensor
+key = (*model_key, hashlib.sha1(picked[1]).hexdigest())
+with st.expander("What the network sees (preprocessing)"):
+    cols = st.columns(len(seen.steps) + 1)
+    for col, (text, picture) in zip(cols, seen.steps, strict=False):
+        col.image(picture, caption=text)
+    cols[-1].image(visualize.denormalise(x, loaded.preprocess),
+                   caption=f"normalised: {seen.normalise}")
+try:
+    result = analyse(model_key, loaded.model, tuple(x.shape[1:]))
+except CnnlibError as exc:
+    st.error(str(exc))
+    st.stop()
+layers = visualize.visual_layers(result, loaded.model)
+seen_picture = visualize.denormalise(x, loaded.preprocess)
+
+if view in ("activations", "projection", "top9"):
+    layer = query_select("Layer", [n for n, _ in layers], "layer", default=layers[0][0],
+                         format_func=lambda n: f"{n}  ({dict(layers)[n]})")
+    channels = int(dict(layers)[layer].split("x")[0])
+
+try:
+    if view == "activations":
+        top_k = query_int("Channels shown (strongest mean activation first)", "top", 16, 1,
+                          min(64, channels))
+        grid = activations_of(key, layer, top_k, loaded.model, x)
+        st.subheader(f"{layer}: output {'x'.join(map(str, grid.shape))}, top {top_k} "
+                     "channels")
+        st.image(visualize.enlarge(grid.image, max(1, 512 // grid.image.shape[1])))
+        st.caption("Channels in order: " + ", ".join(
+            f"{c} (mean {m:.2f})" for c, m in zip(grid.channels, grid.means, strict=True)))
+    elif view == "projection":
+        method = query_select("Method", ["deconvnet", "guided"], "method", radio=True,
+                              format_func={"deconvnet": "Deconvnet (Zeiler & Fergus)",
+                                           "guided": "Guided backprop"}.get)
+        pick = query_int("Channel (-1: the strongest)", "channel", -1, -1, channels - 1,
+                         slider=False)
+        proj = projection_of(key, layer, None if pick < 0 else pick, method, loaded.model, x,
+                             result)
+        st.subheader(f"{layer}, channel {proj.channel}: strongest activation "
+                     f"{proj.activation:.2f} at {proj.position}")
+        a, b, c = st.columns(3)
+        a.image(visualize.outline(seen_picture, proj.patch), caption="input, receptive field")
+        b.image(visualize.enlarge(visualize.crop(seen_picture, proj.patch), 2),
+                caption="the patch the unit sees")
+        c.image(visualize.enlarge(visualize.crop(proj.image, proj.patch), 2),
+                caption="its projection to pixels")
+    elif view == "top9":
+        channel = query_int("Channel", "channel", 0, 0, channels - 1, slider=False)
+        sample_paths = list(images.sample_images().values()) + list(
+            images.cifar_samples().values())
+        pictures = [visualize.preprocess(images.load_image(p).image, loaded.preprocess)
+                    for p in sample_paths]
+        best = top9_of(key[:3], layer, channel, loaded.model, [p.tensor for p in pictures],
+                       result)
+        st.subheader(f"The {len(best)} strongest responses of {layer}, channel {channel}, "
+                     f"among the {len(pictures)} bundled sample images")
+        cols = st.columns(3)
+        for i, patch in enumerate(best):
+            picture = visualize.denormalise(pictures[patch.index].tensor, loaded.preprocess)
+            cols[i % 3].image(visualize.enlarge(visualize.crop(picture, patch.patch), 2),
+                              caption=f"{sample_paths[patch.index].stem}: "
+                                      f"{patch.activation:.2f} at {patch.position}")
+    elif view == "occlusion":
+        side = int(x.shape[-1])
+        window = query_int("Grey square (pixels)", "window", max(4, side // 7), 2, side)
+        stride = query_int("Step (pixels)", "stride", max(2, side // 14), 1, side)
+        progress = st.progress(0.0, text="Occluding...")
+        occ = occlusion_of(key, window, stride, loaded.model, x, _progress=lambda d, t:
+                           progress.progress(d / t, text=f"Occluding: {d} of {t} positions"))
+        progress.empty()
+        names = loaded.categories or [f"class {i}" for i in range(1000)]
+        st.subheader(f"Probability of '{names[occ.target]}' (whole image: "
+                     f"{occ.baseline:.1%}) with a {occ.window}-pixel grey square at each place")
+        a, b = st.columns(2)
+        a.image(seen_picture, caption="input")
+        b.plotly_chart(px.imshow(occ.probability, zmin=0, zmax=1, color_continuous_scale="Viridis",
+                                 labels={"color": "probability"}), width="stretch")
+        labels = np.vectorize(lambda i: names[i])(occ.top_class)
+        st.caption("Most probable class with the square at each place: " + ", ".join(
+            f"{n} ({(labels == n).sum()})" for n in dict.fromkeys(labels.flatten())))
+    elif view == "predictions":
+        top = visualize.predict(loaded.model, x, loaded.categories)
+        st.subheader("Top-5 predictions")
+        st.dataframe([{"class": c, "probability": f"{p:.1%}"} for c, p in top],
+                     hide_index=True)
+        if loaded.source == "random":
+            st.caption("Random weights: these are guesses from an untrained network.")
+except CnnlibError as exc:
+    st.error(str(exc))

@@ -1,0 +1,61 @@
+"""Widgets shared by the pages: settings that live in the URL's query string.
+
+A page's settings are read from ``st.query_params`` on first load and written back on every
+change, so a teacher can link to exactly the view on the projector
+(``/visualize?model=alexnet&view=filters``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import streamlit as st
+
+
+def _sync(key: str) -> None:
+    st.query_params[key] = str(st.session_state[key])
+
+
+def query_select(label: str, options: Sequence[Any], key: str, default: Any = None,
+                 format_func: Callable[[Any], str] = str, radio: bool = False,
+                 **kwargs: Any) -> Any:
+    """A selectbox (or radio) whose value is mirrored in ``?key=`` of the URL.
+
+    An unknown value in the URL falls back to ``default`` with a warning naming it, rather
+    than failing the page.
+    """
+    options = list(options)
+    by_text = {str(o): o for o in options}
+    wanted = st.query_params.get(key)
+    if key not in st.session_state:
+        if wanted is not None and wanted not in by_text:
+            st.warning(f"'{wanted}' is not a valid {label.lower()}; showing the default.")
+        initial = by_text.get(wanted, default if default in options else options[0])
+        st.session_state[key] = initial
+    elif st.session_state[key] not in options:  # options changed (another model chosen)
+        st.session_state[key] = default if default in options else options[0]
+    widget = st.radio if radio else st.selectbox
+    value = widget(label, options, key=key, format_func=format_func,
+                   on_change=_sync, args=(key,), **kwargs)
+    st.query_params[key] = str(value)
+    return value
+
+
+def query_int(label: str, key: str, default: int, min_value: int, max_value: int,
+              step: int = 1, slider: bool = True) -> int:
+    """An integer slider/input mirrored in the URL; out-of-range URL values are clamped."""
+    if key not in st.session_state:
+        try:
+            wanted = int(st.query_params.get(key, default))
+        except ValueError:
+            st.warning(f"'{st.query_params.get(key)}' is not a whole number for {label}; "
+                       f"using {default}.")
+            wanted = default
+        st.session_state[key] = min(max(wanted, min_value), max_value)
+    st.session_state[key] = min(max(st.session_state[key], min_value), max_value)
+    widget = st.slider if slider else st.number_input
+    value = widget(label, min_value=min_value, max_value=max_value, step=step, key=key,
+                   on_change=_sync, args=(key,))
+    st.query_params[key] = str(value)
+    return int(value)

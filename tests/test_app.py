@@ -1,0 +1,128 @@
+"""The dashboard through streamlit's AppTest: pages render, deep links work, bad input is a
+message and never an exception."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from cnnlib import weights
+from cnnlib.models import registry
+
+ENTRY = str(Path(__file__).parent.parent / "streamlit_app.py")
+
+
+def page(**params: str) -> AppTest:
+    at = AppTest.from_file(ENTRY, default_timeout=180)
+    if params.pop("_home", None) is None:
+        at.switch_page("app/visualize.py")
+    for key, value in params.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def images_shown(at: AppTest) -> int:
+    return len(at.get("image"))
+
+
+def test_home_lists_the_zoo() -> None:
+    at = page(_home="1")
+    no_exception(at)
+    assert at.title[0].value == "CNN Architecture Explorer"
+    assert len(at.dataframe[0].value) == len(registry.names())
+
+
+@pytest.mark.parametrize("view", ["filters", "activations", "projection", "top9", "occlusion",
+                                  "predictions"])
+def test_every_view_renders(view: str) -> None:
+    at = page(model="alexnet", view=view, window="64", stride="32")
+    no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    assert "random initialisation" in at.info[0].value  # offline: the weights are labelled
+    assert images_shown(at) >= 1 or at.dataframe
+
+
+def test_deep_link_settings_are_honoured_and_written_back() -> None:
+    at = page(model="vgg11", view="activations", layer="features.3", top="4", image="coffee")
+    no_exception(at)
+    assert at.subheader[0].value.startswith("features.3: output 128x112x112, top 4 channels")
+    assert at.query_params["model"] == "vgg11" and at.query_params["layer"] == "features.3"
+    at.sidebar.selectbox(key="model").set_value("lenet5").run()
+    no_exception(at)
+    assert at.query_params["model"] == "lenet5"
+    assert at.sidebar.radio(key="weights").value == "random"  # no ImageNet weights for LeNet
+
+
+@pytest.mark.parametrize("params,warning", [
+    ({"model": "alexnett"}, "'alexnett' is not a valid network"),
+    ({"layer": "features.99", "view": "activations"}, "'features.99' is not a valid layer"),
+    ({"top": "many", "view": "activations"}, "'many' is not a whole number"),
+])
+def test_bad_query_values_warn_and_fall_back(params: dict[str, str], warning: str) -> None:
+    at = page(**params)
+    no_exception(at)
+    assert any(warning in w.value for w in at.warning), [w.value for w in at.warning]
+
+
+def _png(img: Image.Image, **kwargs: object) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format=kwargs.pop("format", "PNG"), **kwargs)
+    return buf.getvalue()
+
+
+def _bad_uploads() -> dict[str, tuple[bytes, str]]:
+    """name -> (file bytes, what the page must show: an error's or a caption's text)."""
+    jpeg = _png(Image.new("RGB", (64, 64), (10, 200, 30)), format="JPEG")
+    gif = io.BytesIO()
+    frames = [Image.new("RGB", (32, 32), (80 * i, 0, 0)) for i in range(3)]
+    frames[0].save(gif, format="GIF", save_all=True, append_images=frames[1:])
+    rgba = Image.new("RGBA", (40, 40), (255, 0, 0, 0))
+    deep = Image.fromarray(np.tile(np.arange(0, 65536, 1024, dtype=np.uint16), (64, 1)))
+    return {
+        "notes.txt": (b"not an image at all", "not an image"),
+        "empty.png": (b"", "not an image"),
+        "cut.jpg": (jpeg[: len(jpeg) // 2], "corrupt"),
+        "bomb.png": (_png(Image.new("1", (8000, 6000))), "megapixels; the limit is 40"),
+        "deep.png": (_png(deep), "16-bit greyscale scaled to 8 bits"),
+        "cmyk.jpg": (_png(Image.new("CMYK", (40, 40), (0, 255, 255, 0)), format="JPEG"),
+                     "CMYK converted to RGB"),
+        "alpha.png": (_png(rgba), "transparency composited on white"),
+        "palette.png": (_png(Image.new("P", (40, 40), 3)), "palette colours converted to RGB"),
+        "anim.gif": (gif.getvalue(), "using frame 1 of 3"),
+    }
+
+
+@pytest.mark.parametrize("name", list(_bad_uploads()))
+def test_uploads_bad_or_odd_images(name: str) -> None:
+    data, expect = _bad_uploads()[name]
+    at = page(model="alexnet", view="activations", image="upload")
+    at.sidebar.get("file_uploader")[0].set_value((name, data, "application/octet-stream")).run()
+    no_exception(at)
+    shown = [e.value for e in at.error] + [c.value for c in at.caption]
+    assert any(expect in text for text in shown), shown
+
+
+def test_checkpoint_weights_from_a_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = tmp_path / "runs" / "demo" / "checkpoints"
+    run.mkdir(parents=True)
+    classes = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+               "truck"]
+    loaded = weights.load("cifar_resnet20", "random")
+    weights.save_checkpoint(run / "best.pt", model_name="cifar_resnet20", model=loaded.model,
+                            meta={"epoch": 3, "test_error": 0.4, "dataset": "cifar10",
+                                  "classes": classes})
+    monkeypatch.setenv("CNNLIB_RUNS_DIR", str(tmp_path / "runs"))
+    at = page(model="cifar_resnet20", weights="checkpoint", view="predictions",
+              image="cifar/ship")
+    no_exception(at)
+    assert "demo/best.pt" in at.info[0].value
+    assert set(at.dataframe[0].value["class"]) <= set(classes)
