@@ -6,9 +6,10 @@ Home is the default page, so it is served at ``/`` and every named page keeps it
 
 import streamlit as st
 
-st.set_page_config(page_title="CNN Architecture Explorer", page_icon="🧠", layout="wide")
+st.set_page_config(page_title="CNN Architecture Explorer", layout="wide")
 pages = [
-    st.Page("app/home.py", title="Home", icon="🏠", default=True),
-    st.Page("app/visualize.py", title="Visualize", icon="🔍", url_path="visualize"),
+    st.Page("app/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("app/visualize.py", title="Visualize", icon=":material/visibility:",
+            url_path="visualize"),
 ]
 st.navigation(pages).run()

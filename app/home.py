@@ -12,7 +12,7 @@ st.write(
     "and train pages are on their way; the numbers behind them already work from the "
     "command line (`python -m cnnlib summary vgg16`)."
 )
-st.page_link("app/visualize.py", label="Open Visualize", icon="🔍")
+st.page_link("app/visualize.py", label="Open Visualize", icon=":material/visibility:")
 st.subheader("The zoo")
 st.dataframe(
     [{"model": m.name, "family": m.family, "year": m.year,

@@ -17,7 +17,7 @@ import streamlit as st
 import torch
 
 import cnnlib
-from app.widgets import query_int, query_select
+from app.widgets import query_int, query_select, session_memo
 from cnnlib import images, visualize, weights
 from cnnlib.errors import CnnlibError
 from cnnlib.models import registry
@@ -30,10 +30,12 @@ RUNS = [Path(os.environ.get("CNNLIB_RUNS_DIR", "runs")), Path("assets/runs")]
 
 
 @st.cache_resource(max_entries=3, show_spinner="Loading the model...")
-def load_weights(name: str, source: str, checkpoint: str, _progress=None) -> weights.LoadedWeights:
+def load_weights(name: str, source: str, checkpoint: str, cached: bool) -> weights.LoadedWeights:
+    """``cached`` (whether the ImageNet file is on disk) is in the key so that weights
+    downloaded later replace a random fallback."""
     if source == "checkpoint":
         return weights.load_checkpoint(Path(checkpoint))
-    return weights.load(name, source, progress=_progress)  # type: ignore[arg-type]
+    return weights.load(name, source, download=False)  # type: ignore[arg-type]
 
 
 @st.cache_resource(max_entries=3, show_spinner=False)
@@ -55,11 +57,6 @@ def activations_of(key: tuple, layer: str, top_k: int, _model, _x):
 def projection_of(key: tuple, layer: str, channel: int | None, method: str, _model, _x,
                   _result):
     return visualize.project(_model, _x, layer, _result, channel, method)
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def occlusion_of(key: tuple, window: int, stride: int, _model, _x, _progress=None):
-    return visualize.occlusion(_model, _x, window=window, stride=stride, progress=_progress)
 
 
 @st.cache_data(max_entries=8, show_spinner="Scoring the sample images...")
@@ -101,18 +98,22 @@ with st.sidebar:
     picked = image_choice()
     view = query_select("View", list(VIEWS), "view", format_func=VIEWS.get, radio=True)
 
-bar = st.empty()
+failed = None
+if source == "pretrained" and not weights.pretrained_path(name).exists():
+    bar = st.progress(0.0, text="Downloading the ImageNet weights...")
+    failed = weights.download(name, lambda done, total: bar.progress(
+        done / total if total else 0.0,
+        text=f"Downloading weights: {done / 2**20:.0f} of {total / 2**20:.0f} MB"))
+    bar.empty()
 try:
-    loaded = load_weights(name, source, checkpoint, _progress=lambda done, total: bar.progress(
-        done / total if total else 0.0, text=f"Downloading weights: {done / 2**20:.0f} of "
-        f"{total / 2**20:.0f} MB"))
+    loaded = load_weights(name, source, checkpoint,
+                          source == "pretrained" and weights.pretrained_path(name).exists())
 except CnnlibError as exc:
     st.error(str(exc))
     st.stop()
-bar.empty()
 st.info(f"**{loaded.name}**: {loaded.label}")
-if loaded.warning:
-    st.warning(loaded.warning)
+if failed or loaded.warning:
+    st.warning(f"{failed} Showing random initialisation instead." if failed else loaded.warning)
 model_key = (loaded.name, source, checkpoint)
 
 if view == "filters":
@@ -202,10 +203,11 @@ try:
         window = query_int("Grey square (pixels)", "window", max(4, side // 7), 2, side)
         stride = query_int("Step (pixels)", "stride", max(2, side // 14), 1, side)
         progress = st.progress(0.0, text="Occluding...")
-        occ = occlusion_of(key, window, stride, loaded.model, x, _progress=lambda d, t:
-                           progress.progress(d / t, text=f"Occluding: {d} of {t} positions"))
+        occ = session_memo(("occlusion", *key, window, stride), lambda: visualize.occlusion(
+            loaded.model, x, window=window, stride=stride, progress=lambda d, t:
+            progress.progress(d / t, text=f"Occluding: {d} of {t} positions")))
         progress.empty()
-        names = loaded.categories or [f"class {i}" for i in range(1000)]
+        names = loaded.categories or [f"class {i}" for i in range(occ.top_class.max() + 1)]
         st.subheader(f"Probability of '{names[occ.target]}' (whole image: "
                      f"{occ.baseline:.1%}) with a {occ.window}-pixel grey square at each place")
         a, b = st.columns(2)

@@ -7,10 +7,28 @@ change, so a teacher can link to exactly the view on the projector
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import streamlit as st
+
+T = TypeVar("T")
+
+
+def session_memo(key: tuple, compute: Callable[[], T], keep: int = 8) -> T:
+    """``compute()`` once per ``key`` for this browser session.
+
+    For results whose computation draws progress into the page, which st.cache_data forbids
+    (elements created outside a cached function cannot be replayed).
+    """
+    memo: OrderedDict = st.session_state.setdefault("_memo", OrderedDict())
+    if key not in memo:
+        memo[key] = compute()
+        while len(memo) > keep:
+            memo.popitem(last=False)
+    memo.move_to_end(key)
+    return memo[key]
 
 
 def _sync(key: str) -> None:

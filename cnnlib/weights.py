@@ -121,16 +121,43 @@ def default_preprocess(name: str) -> Preprocess:
     return Preprocess(256 if side == 224 else None, side, IMAGENET_MEAN, IMAGENET_STD)
 
 
+def pretrained_path(name: str) -> Path:
+    """Where ``name``'s ImageNet weights are cached (torchvision's own cache file)."""
+    info = registry.get(name)
+    if info.torchvision is None:
+        raise WeightsError(f"{name} has no pretrained weights.")
+    url = torchvision.models.get_model_weights(info.torchvision).DEFAULT.url
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
+
+
+def download(name: str, progress: Callable[[int, int], None] | None = None) -> str | None:
+    """Put ``name``'s ImageNet weights into the cache unless they are there already.
+
+    Returns None when the file is there, else the reason it could not be fetched. Apart from
+    :func:`load` so that an app can show a progress bar for it outside any result cache.
+    """
+    path = pretrained_path(name)
+    if path.exists():
+        return None
+    url = torchvision.models.get_model_weights(registry.get(name).torchvision).DEFAULT.url
+    try:
+        _download(url, path, progress)
+    except _UnavailableError as reason:
+        return f"Could not download the ImageNet weights for {name} ({reason})."
+    return None
+
+
 def load(name: str, source: Source = "pretrained", *, checkpoint: Path | None = None,
          progress: Callable[[int, int], None] | None = None,
-         options: dict | None = None) -> LoadedWeights:
+         options: dict | None = None, download: bool = True) -> LoadedWeights:
     """Model ``name`` with weights from ``source``, in eval mode on the CPU.
 
     ``checkpoint`` is the file for source "checkpoint" (ignored otherwise). ``progress`` is
     called as ``progress(done_bytes, total_bytes)`` while ImageNet weights download
-    (``total_bytes`` is 0 if the server does not say). ``options`` are builder options and
-    apply only to "random": pretrained weights fit the default architecture only, and a
-    checkpoint carries its own options.
+    (``total_bytes`` is 0 if the server does not say). ``download=False`` never touches the
+    network: pretrained weights not yet cached fall back to random ones, with a warning.
+    ``options`` are builder options and apply only to "random": pretrained weights fit the
+    default architecture only, and a checkpoint carries its own options.
     """
     info = registry.get(name)
     if options and source != "random":
@@ -138,7 +165,7 @@ def load(name: str, source: Source = "pretrained", *, checkpoint: Path | None = 
                            f"weights fit the default {name} only, and a checkpoint carries its "
                            "own options.")
     if source == "pretrained":
-        return _load_pretrained(info, progress)
+        return _load_pretrained(info, progress, download)
     if source == "checkpoint":
         if checkpoint is None:
             raise WeightsError(f"Choose a checkpoint file to load {name}'s weights from.")
@@ -202,22 +229,27 @@ def _load_random(name: str, options: dict, warning: str | None = None) -> Loaded
                          default_preprocess(name), warning)
 
 
-def _load_pretrained(info: ModelInfo, progress: Callable[[int, int], None] | None
-                     ) -> LoadedWeights:
+def _load_pretrained(info: ModelInfo, progress: Callable[[int, int], None] | None,
+                     download: bool = True) -> LoadedWeights:
     if info.torchvision is None:
         have = ", ".join(m.name for m in registry.REGISTRY.values() if m.torchvision)
         raise WeightsError(f"{info.name} has no pretrained weights (torchvision has ImageNet "
                            f"weights only for {have}); use random initialisation or a "
                            "checkpoint.")
     weights = torchvision.models.get_model_weights(info.torchvision).DEFAULT
-    path = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)
+    path = pretrained_path(info.name)
+    categories = list(weights.meta["categories"])  # the class names hold without the weights
     try:
+        if not download and not path.exists():
+            raise _UnavailableError("not downloaded yet")
         state_dict = _fetch(weights.url, path, progress)
     except _UnavailableError as reason:
-        return _load_random(info.name, {}, (
+        fallback = _load_random(info.name, {}, (
             f"Could not download the ImageNet weights for {info.name} ({reason}). Showing "
             f"random initialisation instead; they are cached in {path.parent} once "
             "downloaded."))
+        fallback.categories = categories
+        return fallback
     model = _meta_build(info.name, {})
     own = model.state_dict()
     # torchvision's GoogLeNet file has the training-only auxiliary classifiers, which
@@ -236,7 +268,7 @@ def _load_pretrained(info: ModelInfo, progress: Callable[[int, int], None] | Non
     return LoadedWeights(
         model.eval(), info.name, "pretrained",
         f"ImageNet-pretrained weights (torchvision {weights!r}; top-1 {acc1:.2f}%)",
-        list(weights.meta["categories"]), _pretrained_preprocess(info, weights))
+        categories, _pretrained_preprocess(info, weights))
 
 
 def _pretrained_preprocess(info: ModelInfo, weights: Any) -> Preprocess:

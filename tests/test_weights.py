@@ -114,9 +114,30 @@ def test_offline_gives_random_weights_labelled_as_such_with_a_warning(hub, monke
                                      "(no network: [Errno -3] Temporary failure")
     assert "Showing random initialisation instead" in loaded.warning
     assert str(hub) in loaded.warning
-    assert loaded.categories is None
+    assert len(loaded.categories) == 1000  # class names need no weights
     assert same_tensors(loaded.model, weights.load("resnet18", "random").model)
     assert not hub.exists() or os.listdir(hub) == []
+
+
+def test_download_apart_from_load(hub, tmp_path, monkeypatch):
+    """An app downloads with a progress bar first, then loads without touching the network."""
+    def no_network(*args, **kwargs):
+        raise AssertionError("load(download=False) must not use the network")
+
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    cold = weights.load("resnet18", download=False)
+    assert cold.source == "random" and "not downloaded yet" in cold.warning
+    offline(monkeypatch, urllib.error.URLError("no route"))
+    assert weights.download("resnet18").startswith("Could not download the ImageNet weights")
+    monkeypatch.undo()  # urlopen works again
+    source = seeded("resnet18")
+    served = serve(monkeypatch, tmp_path / "server", RESNET18, source.state_dict(), "resnet18")
+    assert weights.download("resnet18") is None
+    assert weights.pretrained_path("resnet18") == hub / served.name
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    assert weights.download("resnet18") is None  # cached: nothing fetched
+    warm = weights.load("resnet18", download=False)
+    assert warm.source == "pretrained" and same_tensors(warm.model, source)
 
 
 def test_http_error_becomes_a_warning(hub, monkeypatch):
