@@ -59,7 +59,21 @@ def projection_of(key: tuple, layer: str, channel: int | None, method: str, _mod
     return visualize.project(_model, _x, layer, _result, channel, method)
 
 
-@st.cache_data(max_entries=8, show_spinner="Scoring the sample images...")
+@st.cache_data(max_entries=4, show_spinner="Reading the images...")
+def dataset_of(paths: tuple[str, ...], prep: weights.Preprocess
+               ) -> tuple[tuple[str, ...], torch.Tensor, int]:
+    """Every readable image preprocessed for the network, stacked; unreadable ones counted."""
+    names, tensors = [], []
+    for path in paths:
+        try:
+            tensors.append(visualize.preprocess(images.load_image(path).image, prep).tensor)
+        except CnnlibError:
+            continue
+        names.append(path)
+    return tuple(names), torch.cat(tensors), len(paths) - len(names)
+
+
+@st.cache_data(max_entries=8, show_spinner="Scoring the images...")
 def top9_of(key: tuple, layer: str, channel: int, _model, _batches, _result):
     return visualize.top_patches(_model, _batches, layer, channel, _result)
 
@@ -184,39 +198,65 @@ try:
                 caption="its projection to pixels")
     elif view == "top9":
         channel = query_int("Channel", "channel", 0, 0, channels - 1, slider=False)
-        sample_paths = list(images.sample_images().values()) + list(
-            images.cifar_samples().values())
-        pictures = [visualize.preprocess(images.load_image(p).image, loaded.preprocess)
-                    for p in sample_paths]
-        best = top9_of(key[:3], layer, channel, loaded.model, [p.tensor for p in pictures],
-                       result)
+        where = query_select("Images to search", ["samples", "folder"], "search", radio=True,
+                             format_func={"samples": "the bundled samples",
+                                          "folder": "a folder on this machine"}.get)
+        paths = [*images.sample_images().values(), *images.cifar_samples().values()]
+        if where == "folder":
+            folder = st.text_input("Folder", st.query_params.get("folder", ""),
+                                   placeholder="/path/to/images (recursive, 500 at most)")
+            st.query_params["folder"] = folder
+            if not folder:
+                st.stop()
+            paths = images.folder_images(folder)
+        names, batch, skipped = dataset_of(tuple(map(str, paths)), loaded.preprocess)
+        if skipped:
+            st.caption(f"{skipped} file(s) skipped: not readable as images.")
+        best = top9_of((*model_key, names), layer, channel, loaded.model, [batch], result)
         st.subheader(f"The {len(best)} strongest responses of {layer}, channel {channel}, "
-                     f"among the {len(pictures)} bundled sample images")
+                     f"among {len(names)} images: patch and its deconvnet projection")
         cols = st.columns(3)
         for i, patch in enumerate(best):
-            picture = visualize.denormalise(pictures[patch.index].tensor, loaded.preprocess)
-            cols[i % 3].image(visualize.enlarge(visualize.crop(picture, patch.patch), 2),
-                              caption=f"{sample_paths[patch.index].stem}: "
+            x_i = batch[patch.index:patch.index + 1]
+            proj = projection_of((*model_key, names[patch.index]), layer, channel, "deconvnet",
+                                 loaded.model, x_i, result)
+            picture = visualize.denormalise(x_i, loaded.preprocess)
+            pair = np.concatenate([visualize.crop(picture, patch.patch),
+                                   visualize.crop(proj.image, patch.patch)], axis=1)
+            cols[i % 3].image(visualize.enlarge(pair, max(1, 160 // pair.shape[0])),
+                              caption=f"{Path(names[patch.index]).stem}: "
                                       f"{patch.activation:.2f} at {patch.position}")
     elif view == "occlusion":
         side = int(x.shape[-1])
+        top = visualize.predict(loaded.model, x, loaded.categories, k=5)
+        target_name = query_select("Class to follow (default: the predicted one)",
+                                   [n for n, _ in top], "target")
         window = query_int("Grey square (pixels)", "window", max(4, side // 7), 2, side)
         stride = query_int("Step (pixels)", "stride", max(2, side // 14), 1, side)
         progress = st.progress(0.0, text="Occluding...")
-        occ = session_memo(("occlusion", *key, window, stride), lambda: visualize.occlusion(
-            loaded.model, x, window=window, stride=stride, progress=lambda d, t:
+        occ = session_memo(("occlusion", *key, window, stride, target_name),
+                           lambda: visualize.occlusion(
+            loaded.model, x, target=visualize.class_index(target_name, loaded.categories),
+            window=window, stride=stride, progress=lambda d, t:
             progress.progress(d / t, text=f"Occluding: {d} of {t} positions")))
         progress.empty()
-        names = loaded.categories or [f"class {i}" for i in range(occ.top_class.max() + 1)]
-        st.subheader(f"Probability of '{names[occ.target]}' (whole image: "
-                     f"{occ.baseline:.1%}) with a {occ.window}-pixel grey square at each place")
+        st.subheader(f"'{target_name}' (whole image: {occ.baseline:.1%}) with a "
+                     f"{occ.window}-pixel grey square at each place")
+        maps = visualize.occlusion_frames(occ, loaded.categories)
+        axes = {"x": "square's left (px)", "y": "square's top (px)"}
         a, b = st.columns(2)
-        a.image(seen_picture, caption="input")
-        b.plotly_chart(px.imshow(occ.probability, zmin=0, zmax=1, color_continuous_scale="Viridis",
-                                 labels={"color": "probability"}), width="stretch")
-        labels = np.vectorize(lambda i: names[i])(occ.top_class)
-        st.caption("Most probable class with the square at each place: " + ", ".join(
-            f"{n} ({(labels == n).sum()})" for n in dict.fromkeys(labels.flatten())))
+        a.image(seen_picture, caption="input", width="stretch")
+        b.plotly_chart(px.imshow(occ.probability, x=maps.xs, y=maps.ys, zmin=0,
+                                 zmax=max(float(occ.probability.max()), occ.baseline),
+                                 color_continuous_scale="Viridis",
+                                 labels={**axes, "color": "probability"},
+                                 title=f"probability of '{target_name}'"), width="stretch")
+        st.plotly_chart(px.imshow(maps.class_codes, x=maps.xs, y=maps.ys,
+                                  color_continuous_scale="Turbo", labels=axes,
+                                  title="most probable class with the square there")
+                        .update_traces(text=maps.class_names, hovertemplate="%{text}",
+                                       texttemplate="%{text:.12}", textfont_size=12)
+                        .update_coloraxes(showscale=False), width="stretch")
     elif view == "predictions":
         top = visualize.predict(loaded.model, x, loaded.categories)
         st.subheader("Top-5 predictions")

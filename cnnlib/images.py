@@ -58,6 +58,7 @@ MAX_SIDE: int = 1024
 MAX_BYTES: int = 20 * 1024 * 1024
 
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "samples"
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp")
 
 _SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N")
 #: Modes that ``Image.resize`` filters properly (it uses NEAREST for "1" and "P").
@@ -144,8 +145,20 @@ def load_image(
 
 def sample_images() -> dict[str, Path]:
     """The bundled photographs (``assets/samples``): name (file stem) -> path, by name."""
-    paths = (p for p in SAMPLES_DIR.glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    paths = (p for p in SAMPLES_DIR.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     return {p.stem: p for p in sorted(paths, key=lambda p: p.stem)}
+
+
+def folder_images(folder: str | os.PathLike, limit: int = 500) -> list[Path]:
+    """Image files under ``folder`` (recursively, by suffix, sorted), at most ``limit``: a
+    teacher's own collection for the top-9 view. A missing folder raises ImageError."""
+    root = Path(folder).expanduser()
+    if not root.is_dir():
+        raise ImageError(f"'{folder}' is not a folder on this machine.")
+    found = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not found:
+        raise ImageError(f"'{folder}' holds no images ({', '.join(IMAGE_SUFFIXES)}).")
+    return found[:limit]
 
 
 def cifar_samples() -> dict[str, Path]:

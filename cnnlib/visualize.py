@@ -304,14 +304,43 @@ def occlusion(model: nn.Module, x: Tensor, target: int | None = None, window: in
                         float(base[target]), window, stride)
 
 
+@dataclass(frozen=True)
+class OcclusionFrames:
+    """An occlusion map laid out for drawing: axes in pixels, classes as labels and codes."""
+
+    xs: list[int]  # the square's left edge for each column, in input pixels
+    ys: list[int]  # the square's top edge for each row
+    class_names: np.ndarray  # rows x cols of class names (the most probable at each place)
+    class_codes: np.ndarray  # rows x cols of small ints, one per distinct class, for colours
+
+
+def occlusion_frames(occ: OcclusionMap, categories: list[str] | None) -> OcclusionFrames:
+    rows, cols = occ.probability.shape
+    names = np.array([class_name(int(i), categories) for i in occ.top_class.flatten()])
+    codes = {n: i for i, n in enumerate(dict.fromkeys(names))}
+    return OcclusionFrames([c * occ.stride for c in range(cols)],
+                           [r * occ.stride for r in range(rows)], names.reshape(rows, cols),
+                           np.array([codes[n] for n in names]).reshape(rows, cols))
+
+
+def class_name(index: int, categories: list[str] | None) -> str:
+    """A class's name, or "class N" when the weights carry no names."""
+    return categories[index] if categories else f"class {index}"
+
+
+def class_index(name: str, categories: list[str] | None) -> int:
+    """The inverse of :func:`class_name`."""
+    return categories.index(name) if categories else int(name.removeprefix("class "))
+
+
 def predict(model: nn.Module, x: Tensor, categories: list[str] | None, k: int = 5
             ) -> list[tuple[str, float]]:
     """The top-``k`` classes and their probabilities."""
     with torch.no_grad():
         probs = model(x).softmax(dim=1)[0]
     values, indices = probs.topk(min(k, probs.numel()))
-    names = categories or [f"class {i}" for i in range(probs.numel())]
-    return [(names[i], float(v)) for v, i in zip(values.tolist(), indices.tolist(), strict=True)]
+    return [(class_name(i, categories), float(v))
+            for v, i in zip(values.tolist(), indices.tolist(), strict=True)]
 
 
 # ---------------------------------------------------------------- display helpers

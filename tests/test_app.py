@@ -126,3 +126,29 @@ def test_checkpoint_weights_from_a_run(tmp_path: Path, monkeypatch: pytest.Monke
     no_exception(at)
     assert "demo/best.pt" in at.info[0].value
     assert set(at.dataframe[0].value["class"]) <= set(classes)
+
+
+def test_top9_from_a_folder_with_a_bad_file(tmp_path: Path) -> None:
+    for i in range(4):
+        Image.new("RGB", (48, 48), (60 * i, 100, 30)).save(tmp_path / f"img{i}.png")
+    (tmp_path / "broken.jpg").write_bytes(b"not a jpeg")
+    at = page(model="alexnet", view="top9", layer="features.0", search="folder",
+              folder=str(tmp_path))
+    no_exception(at)
+    assert "among 4 images" in at.subheader[0].value
+    assert any("1 file(s) skipped" in c.value for c in at.caption)
+    assert images_shown(at) >= 4
+    missing = page(model="alexnet", view="top9", search="folder", folder=str(tmp_path / "no"))
+    no_exception(missing)
+    assert any("is not a folder" in e.value for e in missing.error)
+
+
+def test_occlusion_follows_the_chosen_class() -> None:
+    at = page(model="cifar_resnet20", view="occlusion", image="cifar/ship", window="8",
+              stride="8")
+    no_exception(at)
+    options = at.selectbox(key="target").options
+    at.selectbox(key="target").set_value(options[2]).run()
+    no_exception(at)
+    assert at.subheader[0].value.startswith(f"'{options[2]}'")
+    assert at.query_params["target"] == options[2]

@@ -81,6 +81,11 @@ def test_occlusion_drops_the_class_most_over_the_informative_region() -> None:
     assert np.unravel_index(result.probability.argmin(), result.probability.shape) == (0, 0)
     assert result.top_class[0, 0] == 1 and result.top_class[-1, -1] == 0
     assert calls[-1] == (49, 49) and len(calls) == 10
+    frames = visualize.occlusion_frames(result, ["corner", "other"])
+    assert frames.xs == frames.ys == [0, 4, 8, 12, 16, 20, 24]
+    assert frames.class_names[0, 0] == "other" and frames.class_names[-1, -1] == "corner"
+    assert frames.class_codes[0, 0] != frames.class_codes[-1, -1]
+    assert visualize.class_index(visualize.class_name(1, None), None) == 1
 
 
 def test_receptive_box_matches_the_gradient_support() -> None:
