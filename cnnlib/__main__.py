@@ -1,4 +1,4 @@
-"""Command line: ``python -m cnnlib list | summary NAME`` (see ``--help``).
+"""Command line: ``python -m cnnlib list | summary NAME | train`` (see ``--help``).
 
 Bad input exits with code 2 and a one-line message on stderr, never a traceback.
 """
@@ -66,6 +66,20 @@ def _cmd_summary(args: argparse.Namespace) -> None:
         print(format_table(result))
 
 
+def _cmd_train(args: argparse.Namespace) -> None:
+    from cnnlib import train
+
+    with train.stop_on_signals() as stop:
+        run = train.train(args.models.split(","), args.data, epochs=args.epochs,
+                          batch_size=args.batch_size, recipe=args.recipe, device=args.device,
+                          out=args.out, limit_train=args.limit_train, compile=args.compile,
+                          resume=args.resume, stop=stop, on_progress=train.ProgressPrinter(),
+                          note=args.note)
+    print(run)
+    if stop.signum is not None:  # stopped cleanly, but say which signal, as a shell would
+        sys.exit(128 + stop.signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cnnlib", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -78,9 +92,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary.add_argument("--flops", action="store_true", help="FLOPs (2 x MACs) instead of MACs")
     summary.add_argument("--option", type=_option, action="append", default=[],
                          metavar="KEY=VALUE", help="a builder option, e.g. groups=1")
+    fit = sub.add_parser("train", help="train CIFAR nets in lockstep on the same batches")
+    fit.add_argument("--models", required=True, help="comma-separated, e.g. "
+                     "cifar_plain20,cifar_plain56,cifar_resnet20,cifar_resnet56")
+    fit.add_argument("--data", default="cifar10", help="cifar10 (downloaded) or a folder of "
+                     "class sub-folders (optionally in train/ and test/)")
+    fit.add_argument("--epochs", type=int, help="default: the recipe's")
+    fit.add_argument("--batch-size", type=int, help="default: the recipe's")
+    fit.add_argument("--recipe", choices=["quick", "paper"], default="quick")
+    fit.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    fit.add_argument("--out", help="the run folder (default: runs/<time>-<random>)")
+    fit.add_argument("--limit-train", type=int, help="train on this many images only")
+    fit.add_argument("--compile", action="store_true", help="torch.compile each model")
+    fit.add_argument("--resume", action="store_true", help="continue the run in --out")
+    fit.add_argument("--note", default="", help="free text kept in config.json")
     args = parser.parse_args(argv)
     try:
-        {"list": _cmd_list, "summary": _cmd_summary}[args.command](args)
+        {"list": _cmd_list, "summary": _cmd_summary, "train": _cmd_train}[args.command](args)
     except CnnlibError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

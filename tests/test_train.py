@@ -1,0 +1,358 @@
+"""The training engine on easy synthetic data, on the CPU: learning, lockstep, records, kills,
+resumes, stops, divergence, and the command line.
+
+Three classes of 32x32 images that differ by colour (plus noise), 64 training images each,
+batch 16: an epoch is 12 steps of cifar_plain20 and cifar_resnet20, about a second.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from cnnlib import __main__ as cli
+from cnnlib import runs, train, weights
+from cnnlib.data import Dataset
+from cnnlib.errors import CnnlibError
+from cnnlib.models import registry
+from cnnlib.train import RECIPES, Recipe
+
+MODELS = ["cifar_plain20", "cifar_resnet20"]
+EPOCHS = 3
+BATCH = 16
+COLOURS = torch.tensor([[200, 40, 40], [40, 200, 40], [40, 40, 200]], dtype=torch.float32)
+REPO = Path(__file__).resolve().parent.parent
+
+
+def colour_images(per_class: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    y = torch.arange(3).repeat_interleave(per_class)
+    noise = torch.randn(len(y), 3, 32, 32, generator=generator) * 40
+    x = (COLOURS[y].view(-1, 3, 1, 1) + noise).clamp(0, 255).to(torch.uint8)
+    return x, y
+
+
+@pytest.fixture(scope="module")
+def easy() -> Dataset:
+    train_x, train_y = colour_images(64, seed=0)
+    test_x, test_y = colour_images(16, seed=1)
+    return Dataset.from_splits(train_x, train_y, test_x, test_y, ["red", "green", "blue"],
+                               "three colours", "colours")
+
+
+def run_easy(easy: Dataset, out: Path, **kwargs: object) -> Path:
+    options = {"epochs": EPOCHS, "batch_size": BATCH, "recipe": "paper", "device": "cpu",
+               **kwargs}
+    return train.train(MODELS, easy, out=out, **options)
+
+
+class Watch:
+    """Wraps registry.build (as cnnlib.train sees it) to hook every model it builds."""
+
+    def __init__(self, hook: Callable[[str, nn.Module], None]) -> None:
+        self.hook = hook
+        self.build = registry.build
+
+    def __call__(self, name: str, **options: object) -> nn.Module:
+        model = self.build(name, **options)
+        self.hook(name, model)
+        return model
+
+
+@pytest.fixture(scope="module")
+def recorded(easy: Dataset, tmp_path_factory: pytest.TempPathFactory
+             ) -> Iterator[tuple[Path, dict[str, list[torch.Tensor]], list[dict]]]:
+    """One uninterrupted run, with every training batch each model's forward received."""
+    inputs: dict[str, list[torch.Tensor]] = {}
+
+    def record_inputs(name: str, model: nn.Module) -> None:
+        inputs.setdefault(name, [])  # (saving a checkpoint builds the model again, on meta)
+        model.register_forward_pre_hook(
+            lambda m, args: inputs[name].append(args[0].clone()) if m.training else None)
+
+    seen: list[dict] = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(train.registry, "build", Watch(record_inputs))
+        run = run_easy(easy, tmp_path_factory.mktemp("runs") / "easy", on_record=seen.append,
+                       note="the reference run")
+    yield run, inputs, seen
+
+
+def epoch_records(run: Path) -> list[dict]:
+    return [r for r in runs.read_metrics(run) if "test_error" in r]
+
+
+def test_the_loss_falls_and_the_test_error_ends_below_chance(recorded) -> None:
+    run, _, _ = recorded
+    for model in MODELS:
+        mine = [r for r in epoch_records(run) if r["model"] == model]
+        assert [r["epoch"] for r in mine] == [1, 2, 3]
+        assert mine[-1]["train_loss"] < mine[0]["train_loss"]
+        assert mine[-1]["test_error"] < 0.5  # chance is 2/3
+
+
+def test_every_model_sees_the_same_batches_and_starts_from_the_same_weights(recorded) -> None:
+    run, inputs, _ = recorded
+    plain, residual = inputs["cifar_plain20"], inputs["cifar_resnet20"]
+    assert len(plain) == len(residual) == EPOCHS * (192 // BATCH)
+    assert all(torch.equal(a, b) for a, b in zip(plain, residual, strict=True))
+    assert not torch.equal(plain[0], plain[1])  # fresh batches, not one batch repeated
+    first = {m: runs.filter_snapshots(run, m)[0].read_bytes() for m in MODELS}
+    assert first["cifar_plain20"] == first["cifar_resnet20"]  # one seed, the same init
+
+
+def test_records_follow_the_schema(recorded) -> None:
+    run, _, seen = recorded
+    records = runs.read_metrics(run)
+    assert records == seen  # on_record saw exactly what was written
+    for r in records[:-1]:
+        assert tuple(r) == runs.METRIC_KEYS
+        assert r["model"] in MODELS and isinstance(r["model"], str)
+        assert all(type(r[k]) is int for k in ("epoch", "step"))
+        assert all(type(r[k]) is float for k in runs.METRIC_KEYS[3:])
+        assert all(0 <= r[k] <= 1 for k in ("train_error", "test_error"))
+        assert r["train_loss"] >= 0 and r["images_per_s"] > 0 and r["seconds"] > 0
+        assert r["step"] == r["epoch"] * 12
+    assert records[-1]["event"] == "finished" and records[-1]["step"] == 36
+    assert runs.run_status(run) == "finished"
+
+
+def test_the_run_folder(recorded, easy: Dataset) -> None:
+    run, _, _ = recorded
+    config = runs.read_config(run)
+    assert config["models"] == MODELS and config["epochs"] == EPOCHS
+    assert config["recipe"] == {**vars(RECIPES["paper"]), "batch_size": BATCH,
+                                "milestones": [0.5, 0.75]}
+    assert config["device"] == "cpu" and config["gpu"] is None
+    assert config["torch"] == torch.__version__ and config["note"] == "the reference run"
+    assert config["seed"] == 0 and config["limit_train"] is None and config["created"]
+    for model in MODELS:
+        best = weights.load_checkpoint(runs.checkpoint_path(run, model, "best"))
+        final = weights.load_checkpoint(runs.checkpoint_path(run, model, "final"))
+        assert best.categories == final.categories == easy.classes
+        assert "epoch 3" in final.label and "colours" in final.label
+        assert [p.name for p in runs.filter_snapshots(run, model)] == [
+            "epoch_000.png", "epoch_001.png", "epoch_002.png", "epoch_003.png"]
+        picture = Image.open(runs.filter_snapshots(run, model)[-1])
+        assert picture.size == (8 * 17, 8 * 17)  # 16 3x3 filters: 4x4 tiles of 3+1, x8
+        assert runs.state_path(run, model).is_file()
+    assert runs.list_runs(run.parent) == [run]
+
+
+def test_a_killed_run_resumes_where_the_uninterrupted_one_went(recorded, easy: Dataset,
+                                                                tmp_path: Path) -> None:
+    def crash_in_epoch_2(record: dict) -> None:
+        if record.get("epoch") == 2:
+            raise KeyboardInterrupt("killed")
+
+    with pytest.raises(KeyboardInterrupt):
+        run_easy(easy, tmp_path / "run", on_record=crash_in_epoch_2)
+    run = tmp_path / "run"
+    with open(run / runs.METRICS, "a") as f:
+        f.write('{"model": "cifar_plain20", "epo')  # killed while writing a line
+    assert len(runs.read_metrics(run)) == 3  # epoch 1 of both, epoch 2 of the first
+    assert runs.run_status(run) == "running"
+    assert runs.run_status(run, now=time.time() + 3600) == "incomplete"
+    assert run_easy(easy, run, resume=True) == run
+    records = runs.read_metrics(run)
+    assert [(r["model"], r["epoch"]) for r in records[:-1]] == [
+        (m, e) for e in (1, 2, 3) for m in MODELS]
+    assert records[-1]["event"] == "finished" and runs.run_status(run) == "finished"
+    reference = epoch_records(recorded[0])
+    for mine, theirs in zip(records[:-1], reference, strict=True):  # same batches, same math
+        assert mine["train_loss"] == pytest.approx(theirs["train_loss"], rel=1e-4)
+        assert mine["test_error"] == pytest.approx(theirs["test_error"])
+    assert run_easy(easy, run, resume=True) == run  # a finished run has nothing left to do
+    assert runs.read_metrics(run) == records
+
+
+def test_stop_saves_final_checkpoints_then_resume_finishes(easy: Dataset, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    monkeypatch.setattr(train, "CHECK_EVERY", 4)
+    stop = threading.Event()
+    progress: list[dict] = []
+
+    def stop_at_step_16(p: dict) -> None:
+        progress.append(p)
+        if p["step"] >= 16:
+            stop.set()
+
+    run = run_easy(easy, tmp_path / "run", stop=stop, on_progress=stop_at_step_16)
+    records = runs.read_metrics(run)
+    assert records[-1] == {"event": "stopped", "epoch": 2, "step": 16,
+                           "seconds": records[-1]["seconds"]}
+    assert runs.run_status(run) == "stopped"
+    final = torch.load(runs.checkpoint_path(run, "cifar_plain20", "final"), weights_only=True)
+    assert final["meta"]["step"] == 16 and final["meta"]["test_error"] is None
+    assert progress[0]["models"]["cifar_plain20"]["train_loss"] > 0
+    assert train.format_progress(progress[-1])[0].startswith("cifar_plain20  [")
+    run_easy(easy, run, resume=True)
+    records = runs.read_metrics(run)
+    assert [r["epoch"] for r in records if r.get("model") == "cifar_resnet20"] == [1, 2, 3]
+    assert [r.get("event") for r in records].count("stopped") == 0
+    assert runs.run_status(run) == "finished"
+
+
+def inject_nan(victims: set[str], after: int) -> Callable[[str, nn.Module], None]:
+    """A hook that makes the victims' outputs NaN from their ``after``-th training forward."""
+    def hook(name: str, model: nn.Module) -> None:
+        calls = [0]
+
+        def poison(m: nn.Module, args: tuple, out: torch.Tensor) -> torch.Tensor | None:
+            calls[0] += m.training
+            return out * math.nan if name in victims and calls[0] > after else None
+
+        model.register_forward_hook(poison)
+    return hook
+
+
+def test_a_diverging_model_stops_and_the_others_go_on(easy: Dataset, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(train.registry, "build", Watch(inject_nan({"cifar_plain20"}, 14)))
+    run = run_easy(easy, tmp_path / "run", epochs=2)
+    records = runs.read_metrics(run)
+    diverged = [r for r in records if r.get("event") == "diverged"]
+    assert len(diverged) == 1 and diverged[0]["model"] == "cifar_plain20"
+    assert diverged[0]["epoch"] == 2 and diverged[0]["step"] == 24
+    assert "became NaN between steps 13 and 24" in diverged[0]["message"]
+    assert [r["epoch"] for r in epoch_records(run) if r["model"] == "cifar_plain20"] == [1]
+    assert [r["epoch"] for r in epoch_records(run) if r["model"] == "cifar_resnet20"] == [1, 2]
+    assert runs.run_status(run) == "finished"
+
+
+def test_a_run_whose_models_all_diverge_says_so(easy: Dataset, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(train.registry, "build", Watch(inject_nan(set(MODELS), 0)))
+    run = run_easy(easy, tmp_path / "run", epochs=2)
+    assert [r.get("event") for r in runs.read_metrics(run)] == ["diverged", "diverged",
+                                                                "finished"]
+    assert runs.run_status(run) == "diverged"
+
+
+def test_recipes_follow_their_schedules() -> None:
+    paper, quick = RECIPES["paper"], RECIPES["quick"]
+    assert (paper.lr, paper.momentum, paper.weight_decay, paper.batch_size) == (0.1, 0.9, 1e-4,
+                                                                                128)
+    assert [paper.lr_factor(s, 64000) for s in (0, 31999, 32000, 47999, 48000, 63999)] == \
+        pytest.approx([1, 1, 0.1, 0.1, 0.01, 0.01])
+    assert paper.lr_factor(0, 64000, depth=110) == pytest.approx(0.1)  # the paper's 0.01 start
+    assert paper.lr_factor(400, 64000, depth=110) == 1
+    assert paper.lr_factor(0, 64000, depth=56) == 1
+    factors = [quick.lr_factor(s, 1000) for s in range(1000)]
+    assert factors[149] == 1 and factors[0] == pytest.approx(1 / 150)
+    assert all(a <= b for a, b in pairwise(factors[:150]))
+    assert all(a >= b for a, b in pairwise(factors[150:]))
+    assert factors[-1] < 1e-4
+    assert Recipe.from_config(json.loads(json.dumps(vars(paper)))) == paper
+
+
+def test_bad_requests_are_one_sentence(easy: Dataset, tmp_path: Path) -> None:
+    with pytest.raises(CnnlibError, match="vgg16 takes 3x224x224 images"):
+        train.train(["vgg16"], easy, device="cpu")
+    with pytest.raises(CnnlibError, match="Unknown model"):
+        train.train(["cifar_resnet21"], easy, device="cpu")
+    with pytest.raises(CnnlibError, match="at least 1 epoch"):
+        train.train(MODELS, easy, epochs=0, device="cpu")
+    with pytest.raises(CnnlibError, match="fewer than one batch of 512"):
+        train.train(MODELS, easy, epochs=1, limit_train=100, device="cpu")
+    with pytest.raises(CnnlibError, match="Unknown recipe"):
+        train.train(MODELS, easy, recipe="fast", device="cpu")
+    run = runs.new_run(tmp_path / "r", {"models": MODELS, "epochs": 3})
+    with pytest.raises(CnnlibError, match="holds a different run"):
+        runs.new_run(run, {"models": MODELS, "epochs": 4})
+    with pytest.raises(CnnlibError, match="trains cifar_plain20, cifar_resnet20, not"):
+        train.train(["cifar_resnet20"], easy, out=run, resume=True, device="cpu")
+
+
+def test_a_rerun_with_the_same_config_starts_afresh(tmp_path: Path) -> None:
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "train.log").write_text("the job queue's log, written first")
+    config = {"models": MODELS, "epochs": 3, "device": "cpu"}
+    run = runs.new_run(tmp_path / "r", config)
+    runs.append_metric(run, {"event": "finished"})
+    (run / "checkpoints").mkdir()
+    assert runs.new_run(run, {**config, "device": "cuda", "note": "again"}) == run
+    assert runs.read_metrics(run) == [] and not (run / "checkpoints").exists()
+    assert runs.read_config(run)["note"] == "again"
+    assert (run / "train.log").read_text() == "the job queue's log, written first"
+
+
+def write_folder(folder: Path, per_class: int = 20) -> None:
+    rng = np.random.default_rng(0)
+    for c, colour in enumerate(COLOURS.tolist()):
+        (folder / f"class{c}").mkdir(parents=True)
+        for i in range(per_class):
+            pixels = np.clip(np.array(colour) + rng.normal(0, 40, (32, 32, 3)), 0, 255)
+            Image.fromarray(pixels.astype(np.uint8)).save(folder / f"class{c}" / f"{i}.jpg")
+
+
+def command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "cnnlib", "train", *args]
+
+
+def test_the_command_line_trains_into_a_folder(tmp_path: Path) -> None:
+    write_folder(tmp_path / "data")
+    out = tmp_path / "runs" / "cli"
+    done = subprocess.run(command("--models", "cifar_plain20,cifar_resnet20", "--data",
+                                  str(tmp_path / "data"), "--epochs", "1", "--limit-train",
+                                  "32", "--batch-size", "16", "--device", "cpu", "--out",
+                                  str(out)), capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == str(out)
+    assert "cifar_resnet20 [####################] epoch 1/1" in done.stderr
+    assert {p.name for p in out.iterdir()} >= {"config.json", "metrics.jsonl", "checkpoints",
+                                               "filters", "state"}
+    assert runs.read_config(out)["limit_train"] == 32
+    assert len(epoch_records(out)) == 2 and runs.run_status(out) == "finished"
+
+
+def test_sigterm_stops_the_command_cleanly(tmp_path: Path) -> None:
+    """The dashboard's job queue stops a run with SIGTERM; it must end as a "stopped" run."""
+    write_folder(tmp_path / "data", per_class=30)
+    out = tmp_path / "run"
+    process = subprocess.Popen(command("--models", "cifar_resnet20", "--data",
+                                       str(tmp_path / "data"), "--epochs", "50",
+                                       "--batch-size", "8", "--device", "cpu", "--out",
+                                       str(out)), cwd=REPO, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not epoch_records(out):
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 128 + signal.SIGTERM
+    assert "SIGTERM: stopping after this step" in stderr
+    assert runs.run_status(out) == "stopped"
+    assert runs.checkpoint_path(out, "cifar_resnet20", "final").is_file()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--models", "vgg16"], "error: vgg16 takes 3x224x224 images"),
+    (["--models", "cifar_resnet21"], "error: Unknown model 'cifar_resnet21'"),
+    (["--models", "cifar_resnet20", "--data", "/no/such/folder"],
+     "error: There is no data folder at /no/such/folder"),
+])
+def test_bad_command_lines_exit_2_with_one_line(args: list[str], message: str,
+                                                capsys: pytest.CaptureFixture) -> None:
+    assert cli.main(["train", *args, "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1
