@@ -1,0 +1,63 @@
+"""The server's training queue, with stand-in commands instead of training."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cnnlib import jobs
+
+
+def wait_for(predicate, timeout: float = 60.0) -> None:
+    end = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.05)
+
+
+def sleeper(seconds: float, code: int = 0) -> list[str]:
+    return [sys.executable, "-c", f"import time, sys; time.sleep({seconds}); "
+            f"print('done'); sys.exit({code})"]
+
+
+def test_one_job_per_device_in_order_and_stop(tmp_path: Path) -> None:
+    q = jobs.JobQueue()
+    first = q.submit(tmp_path / "a", sleeper(30), "cpu")
+    second = q.submit(tmp_path / "b", sleeper(0.1), "cpu")
+    other = q.submit(tmp_path / "c", sleeper(0.1), "cuda")  # another device runs alongside
+    wait_for(lambda: first.state == "running" and other.state == "finished")
+    assert second.state == "queued" and [j.run.name for j in q.active()] == ["a", "b"]
+    with pytest.raises(ValueError, match="already queued or running"):
+        q.submit(tmp_path / "b", sleeper(0.1), "cpu")
+    assert jobs.job_file(tmp_path / "a").exists()
+    q.stop(tmp_path / "a")
+    wait_for(lambda: first.state != "running")
+    assert first.state == "stopped"
+    wait_for(lambda: second.state == "finished")
+    assert "done" in jobs.log_file(tmp_path / "b").read_text()
+
+
+def test_a_queued_job_is_dropped_and_a_failure_reported(tmp_path: Path) -> None:
+    q = jobs.JobQueue()
+    blocker = q.submit(tmp_path / "a", sleeper(30), "cpu")
+    queued = q.submit(tmp_path / "b", sleeper(0.1), "cpu")
+    q.stop(tmp_path / "b")
+    assert queued.state == "stopped" and queued.message == "removed from the queue"
+    q.stop(tmp_path / "a")
+    wait_for(lambda: blocker.state == "stopped")
+    failing = q.submit(tmp_path / "c", [sys.executable, "-c", "raise SystemExit('no data')"],
+                       "cpu")
+    wait_for(lambda: failing.state not in ("queued", "running"))
+    assert failing.state == "failed" and "no data" in failing.message
+
+
+def test_training_argv() -> None:
+    argv = jobs.training_argv(models=["cifar_plain20", "cifar_resnet20"], data="cifar10",
+                              epochs=3, recipe="quick", device="cpu", out=Path("runs/x"),
+                              limit_train=500)
+    assert argv[1:] == ["-m", "cnnlib", "train", "--models", "cifar_plain20,cifar_resnet20",
+                        "--data", "cifar10", "--epochs", "3", "--recipe", "quick", "--device",
+                        "cpu", "--out", "runs/x", "--limit-train", "500"]
