@@ -11,5 +11,6 @@ pages = [
     st.Page("app/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("app/visualize.py", title="Visualize", icon=":material/visibility:",
             url_path="visualize"),
+    st.Page("app/train.py", title="Train", icon=":material/monitoring:", url_path="train"),
 ]
 st.navigation(pages).run()
