@@ -170,6 +170,11 @@ def _stage(spatial: tuple[int, ...]) -> str:
     return format_shape(spatial)
 
 
+def _path(node: fx.Node) -> str:
+    """The module path a node belongs to: its own for a layer, its caller's for a function."""
+    return str(node.target) if node.op == "call_module" else _scope(node)
+
+
 def _op_name(node: fx.Node) -> str:
     if node.op == "call_method":
         return str(node.target)
@@ -308,9 +313,9 @@ class _Walk:
             shape = next(a for a in args if isinstance(a, TShape))
             raise InputTooSmallError(
                 f"{self._label(node)} gets a {format_shape(shape[2:])} input and would output "
-                f"an empty map ({exc.detail}).", self._label(node)) from None
+                f"an empty map ({exc.detail}).", _path(node)) from None
         except ShapeMismatchError as exc:
-            raise InputSizeError(f"{self._label(node)} {exc}.") from None
+            raise InputSizeError(f"{self._label(node)} {exc}.", _path(node)) from None
 
     def _module_fn(self, module: nn.Module) -> Callable:
         """Call ``module`` with meta stand-ins for its weights, leaving the real ones alone."""
@@ -326,7 +331,7 @@ class _Walk:
         except Exception as exc:
             shapes = ", ".join(format_shape(v.shape[1:]) for v in _vals_in((args, kwargs)))
             raise InputSizeError(f"{self._label(node)} fails on input {shapes}: "
-                                 f"{str(exc).splitlines()[0]}") from None
+                                 f"{str(exc).splitlines()[0]}", _path(node)) from None
 
     def _label(self, node: fx.Node) -> str:
         if node.op == "call_module":
@@ -547,7 +552,7 @@ def profile(model: str | nn.Module, input_size: Any = None, *, flops: bool = Fal
         hint = (f" {traced.name} is built for {format_shape(default)} inputs."
                 if default and tuple(default) != size else "")
         raise InputSizeError(f"Input {format_shape(size)} does not fit {traced.name}: "
-                             f"{exc}{hint}") from None
+                             f"{exc}{hint}", exc.layer) from None
     return _result(traced.name, size, walk, flops, bytes_per_element)
 
 

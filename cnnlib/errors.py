@@ -26,15 +26,19 @@ class ModelOptionError(CnnlibError):
 
 
 class InputSizeError(CnnlibError):
-    """An input size that is malformed or does not suit the network (channels, features)."""
+    """An input size that is malformed or does not suit the network (channels, features).
+
+    ``layer`` is the module path of the layer that does not fit ("" when the size itself is
+    malformed), so a caller can point at it without reading the message.
+    """
+
+    def __init__(self, message: str, layer: str = "") -> None:
+        super().__init__(message)
+        self.layer = layer
 
 
 class InputTooSmallError(InputSizeError):
     """An input so small that some layer's output would be empty."""
-
-    def __init__(self, message: str, layer: str) -> None:
-        super().__init__(message)
-        self.layer = layer
 
 
 class TraceError(CnnlibError):
@@ -47,3 +51,16 @@ class ImageError(CnnlibError):
 
 class WeightsError(CnnlibError):
     """Weights that cannot be had or do not fit: no pretrained set, a bad checkpoint."""
+
+
+class SpecError(CnnlibError):
+    """A network description (:mod:`cnnlib.spec`) that cannot be parsed or does not fit its input.
+
+    ``token`` is the offending token as typed and ``position`` its 0-based character offset in
+    the spec, so an editor can underline it; ``position`` is -1 when the input size is at fault.
+    """
+
+    def __init__(self, message: str, token: str, position: int) -> None:
+        super().__init__(message)
+        self.token = token
+        self.position = position
