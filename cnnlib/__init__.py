@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["build", "list_models", "model_info", "parse_input_size", "profile"]
+__all__ = ["build", "build_from_spec", "list_models", "model_info", "parse_input_size", "profile",
+           "profile_spec"]
 
 
 def __getattr__(name: str) -> Any:
@@ -21,4 +22,8 @@ def __getattr__(name: str) -> Any:
         from cnnlib import analysis
 
         return getattr(analysis, name)
+    if name in ("build_from_spec", "profile_spec"):
+        from cnnlib import spec
+
+        return getattr(spec, name)
     raise AttributeError(f"module 'cnnlib' has no attribute {name!r}")

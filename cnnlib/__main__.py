@@ -1,4 +1,4 @@
-"""Command line: ``python -m cnnlib list | summary NAME | train`` (see ``--help``).
+"""Command line: ``python -m cnnlib list | summary NAME | summary --spec TEXT | train``.
 
 Bad input exits with code 2 and a one-line message on stderr, never a traceback.
 """
@@ -55,9 +55,14 @@ def format_table(result: Any) -> str:
 
 
 def _cmd_summary(args: argparse.Namespace) -> None:
-    from cnnlib.analysis import profile
+    if args.spec is not None:
+        from cnnlib.spec import DEFAULT_INPUT, profile_spec
 
-    result = profile(args.name, args.input, flops=args.flops, **dict(args.option))
+        result = profile_spec(args.spec, args.input or DEFAULT_INPUT, flops=args.flops)
+    else:
+        from cnnlib.analysis import profile
+
+        result = profile(args.name, args.input, flops=args.flops, **dict(args.option))
     if args.format == "csv":
         sys.stdout.write(result.layers.to_csv(index=False))
     elif args.format == "json":
@@ -84,10 +89,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cnnlib", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="one zoo model a line: name and description")
-    summary = sub.add_parser("summary", help="per-layer table of a zoo model")
-    summary.add_argument("name", help="a zoo model name (see `list`)")
+    summary = sub.add_parser("summary", help="per-layer table of a zoo model or of a --spec")
+    summary.add_argument("name", nargs="?", help="a zoo model name (see `list`)")
+    summary.add_argument("--spec", help="a network in the notes' notation instead of NAME, e.g. "
+                         "'[conv3-64 relu]*2 maxpool fc10' (see cnnlib.spec)")
     summary.add_argument("--input", help="input size C x H x W, e.g. 3x227x227 "
-                         "(default: the model's own)")
+                         "(default: the model's own; 3x224x224 for --spec)")
     summary.add_argument("--format", choices=["table", "csv", "json"], default="table")
     summary.add_argument("--flops", action="store_true", help="FLOPs (2 x MACs) instead of MACs")
     summary.add_argument("--option", type=_option, action="append", default=[],
@@ -107,6 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     fit.add_argument("--resume", action="store_true", help="continue the run in --out")
     fit.add_argument("--note", default="", help="free text kept in config.json")
     args = parser.parse_args(argv)
+    if args.command == "summary" and ((args.name is None) == (args.spec is None)
+                                      or (args.spec is not None and args.option)):
+        summary.error("give either a model NAME (with any --option) or --spec TEXT")
     try:
         {"list": _cmd_list, "summary": _cmd_summary, "train": _cmd_train}[args.command](args)
     except CnnlibError as exc:
