@@ -28,7 +28,7 @@ import functools
 import math
 import operator
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -106,7 +106,6 @@ class Calc:
     inplace: bool = False  # writes into its input: allocates no new activation memory
     warning: str | None = None
     note: str = ""  # how the MACs are counted, for explain()
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 def prod(values: Sequence[int]) -> int:
