@@ -31,8 +31,7 @@ def gpu_available() -> bool:
 
 
 def colour(model: str) -> str:
-    family = "plain" if "plain" in model else "residual"
-    depth = int("".join(c for c in model if c.isdigit()) or 20)
+    family, depth = runs.family_and_depth(model)
     return COLOURS[family][DEPTHS.index(depth) if depth in DEPTHS else 0]
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -228,6 +229,12 @@ def save_filters(run: Path, model_name: str, model: nn.Module, epoch: int) -> Pa
 
 
 # ---------------------------------------------------------------- what the dashboard shows
+
+
+def family_and_depth(model: str) -> tuple[str, int]:
+    """("plain" | "residual", layers) of a zoo CIFAR name: cifar_plain56 -> ("plain", 56)."""
+    found = re.search(r"\d+$", model)
+    return ("plain" if "plain" in model else "residual"), int(found.group()) if found else 0
 
 
 def describe(run: Path) -> str:

@@ -41,7 +41,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import re
 import signal
 import sys
 import threading
@@ -210,12 +209,6 @@ def _recipe(recipe: str | Recipe, batch_size: int | None) -> Recipe:
     return replace(recipe, batch_size=batch_size)
 
 
-def _depth(name: str) -> int:
-    """The layer count a zoo CIFAR name ends with (cifar_plain56 -> 56)."""
-    found = re.search(r"\d+$", name)
-    return int(found.group()) if found else 0
-
-
 def _epoch_seed(seed: int, epoch: int) -> int:
     """The data generator is reseeded every epoch, so the batches of an epoch depend on
     (seed, epoch) alone: a resumed run draws what the uninterrupted run would have drawn,
@@ -282,7 +275,7 @@ class _Lockstep:
         optimizer = torch.optim.SGD(module.parameters(), lr=self.recipe.lr,
                                     momentum=self.recipe.momentum, nesterov=self.recipe.nesterov,
                                     weight_decay=self.recipe.weight_decay)
-        depth = _depth(name)
+        depth = runs.family_and_depth(name)[1]
         scheduler = LambdaLR(optimizer, lambda step: self.recipe.lr_factor(
             step, self.total_steps, depth))
         return _Trainee(name, module, torch.compile(module) if self.compile else module,
