@@ -184,13 +184,15 @@ def list_runs(*folders: Path) -> list[Path]:
                   reverse=True)
 
 
-def run_status(run: Path, *, now: float | None = None,
-               stale_after: float = STALE_AFTER_S) -> Status:
+def run_status(run: Path, *, now: float | None = None, stale_after: float = STALE_AFTER_S,
+               records: list[dict] | None = None, config: dict | None = None) -> Status:
     """What the records say: the last record's end event ("diverged" if every model diverged),
-    else "running", or "incomplete" (a crash) when nothing was written for a long while."""
+    else "running", or "incomplete" (a crash) when nothing was written for a long while.
+    ``records``/``config`` spare a caller that has read them already a second read."""
     run = Path(run)
-    records = read_metrics(run)
-    models = set(read_config(run).get("models", []))
+    records = read_metrics(run) if records is None else records
+    config = read_config(run) if config is None else config
+    models = set(config.get("models", []))
     diverged = {r.get("model") for r in records if r.get("event") == "diverged"}
     if records and records[-1].get("event") in END_EVENTS:
         return "diverged" if models and models <= diverged else records[-1]["event"]
@@ -262,7 +264,7 @@ def summary(run: Path) -> dict[str, Any]:
     evaluations = [r for r in records if "event" not in r]
     epochs = int(config.get("epochs", 1))
     done = max((int(r["epoch"]) for r in evaluations), default=0)
-    status = run_status(run)
+    status = run_status(run, records=records, config=config)
     text = f"{status}: epoch {done} of {epochs}"
     if evaluations:
         last = evaluations[-1]
