@@ -49,6 +49,7 @@ class Job:
     state: str = "queued"  # queued | running | finished | stopped | failed
     message: str = ""
     process: subprocess.Popen | None = field(default=None, repr=False)
+    stop_requested: bool = False  # asked to stop before its process existed
 
 
 def training_argv(*, models: list[str], data: str, epochs: int, recipe: str, device: str,
@@ -106,8 +107,12 @@ class JobQueue:
                 if job.run == Path(run) and job.state == "queued":
                     job.state, job.message = "stopped", "removed from the queue"
                     return
-            job = next((j for j in self._jobs if j.run == Path(run) and j.process), None)
-        if job is not None and job.process and job.process.poll() is None:
+            job = next((j for j in self._jobs
+                        if j.run == Path(run) and j.state == "running"), None)
+            if job is not None and job.process is None:
+                job.stop_requested = True  # _run signals it as soon as it has started
+                return
+        if job is not None and job.process.poll() is None:
             job.process.send_signal(signal.SIGTERM)
             return
         stop_orphan(Path(run))
@@ -125,11 +130,15 @@ class JobQueue:
         log_file(job.run).parent.mkdir(parents=True, exist_ok=True)
         with open(log_file(job.run), "ab") as log:
             try:
-                job.process = subprocess.Popen(job.argv, stdout=log, stderr=subprocess.STDOUT,
-                                               start_new_session=True)
+                process = subprocess.Popen(job.argv, stdout=log, stderr=subprocess.STDOUT,
+                                           start_new_session=True)
             except OSError as exc:
                 job.state, job.message = "failed", f"could not start: {exc}"
                 return
+            with self._lock:
+                job.process = process
+                if job.stop_requested:
+                    process.send_signal(signal.SIGTERM)
             job_file(job.run).write_text(json.dumps({"pid": job.process.pid,
                                                      "argv": job.argv}))
             code = job.process.wait()
