@@ -373,8 +373,8 @@ class _Walk:
             start = src.start
             if len(calc.out) == len(src.shape) and len(calc.out) > 2:
                 # a subsampling op with no window (x[:, :, ::2, ::2]): spread the jump
-                jump = tuple(j * max(1, round(a / b)) if b else j for j, a, b in
-                             zip(jump, src.shape[2:], calc.out[2:], strict=False))
+                jump = tuple(j * f for j, f in zip(jump, _subsampling(src.shape[2:], calc.out[2:]),
+                                                   strict=False))
         depth = max((v.depth for v in inputs), default=0) + int(calc.weight_layer)
         val = _Val(TShape(calc.out), rf, jump, depth, -1, start)
         val.producer = self._add_row(node, name, calc, val, inputs, rf_in, jump_in)
@@ -469,6 +469,12 @@ class Profile:
                            "totals": self.totals}, indent=2, default=int)
 
 
+def _subsampling(before: tuple[int, ...], after: tuple[int, ...]) -> list[int]:
+    """Per dimension, how many input positions one output steps over, for ops with no window
+    (``x[:, :, ::2, ::2]``): 1 for element-wise ops."""
+    return [max(1, round(a / b)) if b else 1 for a, b in zip(before, after, strict=False)]
+
+
 def _map_back(calc: Calc, spans: list[list[int]] | None, spatial: tuple[int, ...]
               ) -> list[list[int]] | None:
     """Index ranges of a layer's output -> the ranges of its input they depend on (None: all)."""
@@ -478,7 +484,7 @@ def _map_back(calc: Calc, spans: list[list[int]] | None, spatial: tuple[int, ...
         return [[max(0, lo * w.stride - w.padding),
                  min(size - 1, hi * w.stride - w.padding + w.dilation * (w.kernel - 1))]
                 for (lo, hi), w, size in zip(spans, calc.windows, spatial, strict=True)]
-    factors = [max(1, round(a / b)) for a, b in zip(spatial, calc.out[2:], strict=True)]
+    factors = _subsampling(spatial, calc.out[2:])
     return [[lo * f, min(size - 1, hi * f + f - 1)]  # element-wise (f = 1) or subsampling
             for (lo, hi), f, size in zip(spans, factors, spatial, strict=True)]
 
