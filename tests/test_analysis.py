@@ -1,15 +1,13 @@
 """The analysis engine against the course notes' tables and independent oracles.
 
-Expected values come from tests/reference/*.csv (the slides' numbers), torchvision's published
+Expected values come from cnnlib/reference/*.csv (the slides' numbers), torchvision's published
 parameter counts, a real forward pass (shapes) and torch.utils.flop_counter (MACs).
 """
 
 from __future__ import annotations
 
-import csv
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -18,16 +16,13 @@ import torchvision
 from torch import nn
 
 import cnnlib
-from cnnlib import analysis
+from cnnlib import analysis, reference
 from cnnlib.errors import InputSizeError, InputTooSmallError, UnknownModelError
 from cnnlib.models import registry
 
-REF = Path(__file__).parent / "reference"
-
 
 def ref_rows(name: str) -> list[dict[str, str]]:
-    with open(REF / name, newline="") as f:
-        return list(csv.DictReader(f))
+    return reference.table(name.removesuffix(".csv")).to_dict(orient="records")
 
 
 def half_up(x: float) -> int:

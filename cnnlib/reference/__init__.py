@@ -1,0 +1,25 @@
+"""The course notes' tables, as printed (CSV files next to this module).
+
+They are what the dashboard checks its computed numbers against (the paper-check panel, the
+compare page's recomputed comparison table) and the tests' expected values: numbers here are
+never shown as results, only beside results computed from the models.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import pandas as pd
+
+FOLDER = Path(__file__).parent
+
+
+@functools.cache
+def table(name: str) -> pd.DataFrame:
+    """The notes' table ``name`` (e.g. ``"vgg16_layers"``), every cell as printed (strings)."""
+    path = FOLDER / f"{name}.csv"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in FOLDER.glob("*.csv")))
+        raise KeyError(f"No reference table '{name}'; there are: {known}.")
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
