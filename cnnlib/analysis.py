@@ -208,10 +208,15 @@ def _shapes(value: Any) -> Any:
 
 
 def _run_on_meta(fn: Callable, args: tuple, kwargs: dict) -> tuple[Calc, Any]:
-    """The fallback for layers without a formula: run the op itself on meta tensors."""
-    out = fn(*_to_meta(args), **_to_meta(kwargs))
+    """The fallback for layers without a formula: run the op itself on meta tensors.
+
+    An output that is a view of an input (``x[:, :, ::2]``, ``reshape``) allocates nothing, so
+    it counts as in place for the memory total.
+    """
+    args, kwargs = _to_meta(args), _to_meta(kwargs)
+    out = fn(*args, **kwargs)
     if isinstance(out, torch.Tensor):
-        return Calc("", TShape(out.shape)), None
+        return Calc("", TShape(out.shape), inplace=out._is_view()), None
     return None, out  # not a tensor (a size, a tuple...): passed through as a Python value
 
 

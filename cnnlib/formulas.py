@@ -290,6 +290,11 @@ def activation(m: nn.Module, x: Shape) -> Calc:
     return calc
 
 
+def identity(m: nn.Identity, x: Shape) -> Calc:
+    """Identity returns its input itself: a row in the table, but no new memory."""
+    return Calc("Identity", x, inplace=True)
+
+
 def _flatten_shape(x: Shape, start: int, end: int) -> Shape:
     n = len(x)
     start, end = start % n, end % n
@@ -319,7 +324,7 @@ MODULE_RULES: dict[type, Callable[[Any, Shape], Calc]] = {
     nn.LocalResponseNorm: lrn,
     nn.CrossMapLRN2d: lrn,
     nn.Flatten: flatten,
-    nn.Identity: activation,
+    nn.Identity: identity,
     nn.modules.dropout._DropoutNd: activation,
     nn.ReLU: activation, nn.ReLU6: activation, nn.LeakyReLU: activation, nn.PReLU: activation,
     nn.ELU: activation, nn.SELU: activation, nn.GELU: activation, nn.SiLU: activation,
