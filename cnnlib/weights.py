@@ -121,12 +121,24 @@ def default_preprocess(name: str) -> Preprocess:
     return Preprocess(256 if side == 224 else None, side, IMAGENET_MEAN, IMAGENET_STD)
 
 
-def pretrained_path(name: str) -> Path:
-    """Where ``name``'s ImageNet weights are cached (torchvision's own cache file)."""
+def imagenet_weights(name: str) -> torchvision.models.WeightsEnum:
+    """The torchvision weights that stand for zoo model ``name``: IMAGENET1K_V1 where there is one.
+
+    torchvision re-trained some nets with a 2021 recipe (IMAGENET1K_V2: ResNet-50 80.9% top-1
+    against 76.1%); the V1 weights were trained the classic way (SGD, step decay, light
+    augmentation), so they are what belongs beside the paper-era nets, on the Visualize page
+    and in the Compare page's accuracies alike.
+    """
     info = registry.get(name)
     if info.torchvision is None:
         raise WeightsError(f"{name} has no pretrained weights.")
-    url = torchvision.models.get_model_weights(info.torchvision).DEFAULT.url
+    entries = torchvision.models.get_model_weights(info.torchvision)
+    return entries["IMAGENET1K_V1"] if "IMAGENET1K_V1" in entries.__members__ else entries.DEFAULT
+
+
+def pretrained_path(name: str) -> Path:
+    """Where ``name``'s ImageNet weights are cached (torchvision's own cache file)."""
+    url = imagenet_weights(name).url
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
 
 
@@ -139,7 +151,7 @@ def download(name: str, progress: Callable[[int, int], None] | None = None) -> s
     path = pretrained_path(name)
     if path.exists():
         return None
-    url = torchvision.models.get_model_weights(registry.get(name).torchvision).DEFAULT.url
+    url = imagenet_weights(name).url
     try:
         _download(url, path, progress)
     except _UnavailableError as reason:
@@ -236,7 +248,7 @@ def _load_pretrained(info: ModelInfo, progress: Callable[[int, int], None] | Non
         raise WeightsError(f"{info.name} has no pretrained weights (torchvision has ImageNet "
                            f"weights only for {have}); use random initialisation or a "
                            "checkpoint.")
-    weights = torchvision.models.get_model_weights(info.torchvision).DEFAULT
+    weights = imagenet_weights(info.name)
     path = pretrained_path(info.name)
     categories = list(weights.meta["categories"])  # the class names hold without the weights
     try:

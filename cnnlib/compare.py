@@ -1,0 +1,150 @@
+"""Zoo models side by side: size, cost and published accuracy, and the notes' summary tables
+recomputed.
+
+Sizes and costs are computed from the models (:func:`cnnlib.profile`); accuracies cannot be,
+so each one names its source: torchvision's weights metadata (available offline, the numbers
+torchvision measured on ImageNet-1K val) for a zoo model that is exactly a torchvision
+architecture, else the paper's ILSVRC entry. The page calls these on every rerun, and their
+results depend only on the names asked for, so they are cached (and copied out, as frames are
+mutable).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import pandas as pd
+
+from cnnlib import analysis, paper_check, reference, weights
+from cnnlib.analysis import format_shape
+from cnnlib.models import registry
+
+TABLE_COLUMNS = ["model", "family", "year", "params", "macs", "memory_bytes", "depth",
+                 "weight_layers", "input_size", "top1", "top5", "accuracy_source"]
+
+
+def published_accuracy(name: str) -> dict[str, Any] | None:
+    """ImageNet accuracy (%) published for zoo model ``name``, with its source; None if none.
+
+    Keys: ``top1``, ``top5`` (None where not published), ``source`` (a citation),
+    ``weights`` (the torchvision weights entry or None), ``recipe`` (URL or None),
+    ``num_params`` and ``gmacs`` (torchvision's own counts, its "GFLOPS" being
+    multiply-adds; None for a paper). torchvision's numbers are used only for a zoo model
+    that *is* that torchvision architecture (registry ``torchvision``): the zoo's resnet50 is
+    the paper's v1, so torchvision's ResNet-50 accuracy belongs to resnet50_v1_5, not to it.
+    Otherwise the registry's ILSVRC top-5 error gives the paper's entry: a competition
+    submission on the test set, an ensemble of nets rather than the one shown.
+    """
+    found = _published(name)
+    return dict(found) if found is not None else None
+
+
+@functools.cache
+def _published(name: str) -> dict[str, Any] | None:
+    info = registry.get(name)
+    if info.torchvision:
+        entry = weights.imagenet_weights(name)  # the V1 weights, trained the classic way
+        meta = entry.meta
+        metrics = meta["_metrics"]["ImageNet-1K"]
+        return {
+            "top1": metrics["acc@1"], "top5": metrics["acc@5"],
+            "source": f"torchvision {entry} ({meta['recipe']}), ImageNet-1K val, single crop",
+            "weights": str(entry), "recipe": meta["recipe"], "num_params": meta["num_params"],
+            "gmacs": meta["_ops"]}
+    if info.top5_error is not None:
+        return {
+            "top1": None, "top5": round(100 - info.top5_error, 2),
+            "source": (f"{info.paper} ILSVRC {info.year} entry: top-5 error "
+                       f"{info.top5_error}% on the test set (an ensemble of nets)"),
+            "weights": None, "recipe": None, "num_params": None, "gmacs": None}
+    return None
+
+
+def compare_table(names: list[str]) -> pd.DataFrame:
+    """One row per zoo model (``model`` is its name): catalogue facts, computed size and cost,
+    published accuracy.
+
+    ``params``, ``macs``, ``memory_bytes`` (forward activations, batch 1, fp32), ``depth``
+    (weight layers on the longest path, as the papers count) and ``weight_layers`` come from
+    the profile at the model's own input size; ``top1``/``top5`` and ``accuracy_source`` from
+    :func:`published_accuracy` (NaN where nothing is published).
+    """
+    return _compare_table(tuple(names)).copy()
+
+
+@functools.cache
+def _compare_table(names: tuple[str, ...]) -> pd.DataFrame:
+    records = []
+    for name in names:
+        info = registry.get(name)
+        totals = analysis.profile(name).totals
+        accuracy = published_accuracy(name) or {}
+        records.append((
+            name, info.family, info.year, totals["params"], totals["macs"],
+            totals["memory_bytes"], totals["depth"], totals["weight_layers"],
+            format_shape(info.input_size), accuracy.get("top1"), accuracy.get("top5"),
+            accuracy.get("source", "")))
+    table = pd.DataFrame.from_records(records, columns=TABLE_COLUMNS)
+    return table.astype({"top1": float, "top5": float})
+
+
+def accuracy_vs_ops(names: list[str]) -> pd.DataFrame:
+    """Points for an accuracy-versus-operations bubble chart (Canziani et al. 2017): ``top1``
+    and ``top5`` (published; a paper's ILSVRC entry gives only top-5), ``gmacs`` (ours:
+    billions of multiply-adds per image), ``params`` (ours, the bubble size) and ``source``.
+    A model with no published accuracy has no point, so it has no row."""
+    table = compare_table(names)
+    table = table[table["top1"].notna() | table["top5"].notna()]
+    return pd.DataFrame({"model": table["model"], "family": table["family"],
+                         "top1": table["top1"], "top5": table["top5"],
+                         "gmacs": table["macs"] / 1e9, "params": table["params"],
+                         "source": table["accuracy_source"]}).reset_index(drop=True)
+
+
+def ilsvrc_history() -> pd.DataFrame:
+    """The notes' ILSVRC winners (year, network, top-5 error %, layers as the notes count)
+    beside the depth we compute for the zoo model of each entry's architecture."""
+    return _ilsvrc_history().copy()
+
+
+@functools.cache
+def _ilsvrc_history() -> pd.DataFrame:
+    table = reference.table("ilsvrc_winners")
+    models = [paper_check.ILSVRC_MODELS[n] for n in table["network"]]
+    return pd.DataFrame({
+        "year": table["year"].astype(int), "network": table["network"],
+        "top5_error_percent": table["top5_error_percent"].astype(float),
+        "layers": table["layers"].astype(int),
+        "depth": [analysis.profile(m).totals["depth"] for m in models],
+        "model": models, "note": table["note"]})
+
+
+def comparison_recomputed() -> pd.DataFrame:
+    """The notes' comparison table (AlexNet, VGGNet, Inception, ResNet-152) with our computed
+    parameters and multiply-adds beside the printed ones, in the printed units.
+
+    Each network is the zoo model :data:`cnnlib.paper_check.COMPARISON_MODELS` names: AlexNet's
+    "62M" is the 2012 net without its two-GPU groups (``groups=1``). ``why`` explains the
+    cells that disagree (the reference README's reasons, computed).
+    """
+    return _comparison_recomputed().copy()
+
+
+@functools.cache
+def _comparison_recomputed() -> pd.DataFrame:
+    records = []
+    for row in reference.table("comparison").to_dict(orient="records"):
+        name, options = paper_check.COMPARISON_MODELS[row["network"]]
+        params, flop = paper_check.comparison_rows(row["network"],
+                                                   analysis.profile(name, **options))
+        shown = ", ".join(f"{k}={v}" for k, v in options.items())
+        records.append({
+            "network": row["network"], "year": int(row["year"]),
+            "salient_feature": row["salient_feature"], "top5_accuracy": row["top5_accuracy"],
+            "model": f"{name} ({shown})" if shown else name,
+            "params_notes": params["notes"], "params_ours": params["ours"],
+            "params_agree": params["agrees"], "flop_notes": flop["notes"],
+            "macs_ours": flop["ours"], "macs_agree": flop["agrees"],
+            "why": " ".join(c["why"] for c in (params, flop) if c["why"])})
+    return pd.DataFrame.from_records(records)

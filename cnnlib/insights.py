@@ -1,0 +1,301 @@
+"""What a profile's charts say, in sentences, and the memory one training step needs.
+
+The per-layer charts of parameters, activation memory and multiply-adds all tell the same
+story for the classic nets (weights sit in the late layers, memory and work in the early
+ones), but students read bars poorly; :func:`sentences` states it with the numbers of the net
+at hand. :func:`training_memory` turns the forward-pass memory of the charts into what a
+training step holds, which is what decides whether a batch fits on a GPU.
+
+Layers are placed at the resolution of the maps they *read*: a pool or a strided conv does
+its work on the larger map, so a VGG stage is its convs plus the pool that closes it, as the
+paper draws it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any
+
+import pandas as pd
+
+from cnnlib.analysis import Profile, Row, format_shape
+from cnnlib.formulas import Calc, human_bytes
+
+#: Bytes of optimizer state per parameter, in units of one parameter's bytes.
+OPTIMIZER_STATE = {"sgd": 0, "sgd_momentum": 1, "adam": 2}
+
+
+# ---------------------------------------------------------------- sentences
+
+
+def _pct(part: float, whole: float) -> str:
+    """A share as the sentences print it: "30%", "0.8%", never "100%" for less than all."""
+    x = 100 * part / whole
+    if part == whole:
+        return "all"
+    if x >= 99.5:
+        return "over 99%"
+    if x >= 1 or x == 0:
+        return f"{x:.0f}%"
+    return f"{x:.1f}%" if x >= 0.1 else "under 0.1%"
+
+
+def _count(n: int, noun: str) -> str:
+    """A counted noun: "the 3 fully connected layers", or "the fully connected layer"."""
+    return f"the {noun}" if n == 1 else f"the {n} {noun}s"
+
+
+def _kind(calc: Calc) -> str:
+    """The noun a sentence uses for a layer."""
+    if calc.type == "Linear":
+        return "fully connected layer"
+    if calc.weight_layer:
+        return "conv layer"
+    if calc.type.startswith("BatchNorm"):
+        return "batch norm layer"
+    return f"{calc.type} layer"
+
+
+def _reads(profile: Profile) -> list[str]:
+    """Per row, the resolution of the maps it reads ("56x56"); "" for vectors and 1x1 maps."""
+    image = profile.input_size[1:]
+    labels = []
+    for r in profile.rows:
+        spatial = (profile.rows[r.inputs[0]].calc.out[2:] if r.inputs and r.inputs[0] >= 0
+                   else image if r.inputs else ())
+        labels.append(format_shape(spatial) if any(s > 1 for s in spatial) else "")
+    return labels
+
+
+def _verb(n: int, singular: str, plural: str) -> str:
+    """The form that agrees with a count of ``n``."""
+    return singular if n == 1 else plural
+
+
+def _params_sentence(profile: Profile) -> str | None:
+    rows = [r for r in profile.rows if r.calc.params]
+    total = sum(r.calc.params for r in rows)
+    if not total:
+        return None
+    params: dict[str, int] = defaultdict(int)
+    layers: dict[str, int] = defaultdict(int)
+    for r in rows:
+        params[_kind(r.calc)] += r.calc.params
+        layers[_kind(r.calc)] += 1
+    kind = max(params, key=params.__getitem__)
+    n = layers[kind]
+    text = f"{_pct(params[kind], total)} of the parameters are in {_count(n, kind)}"
+    macs = profile.totals["macs"]
+    if macs:
+        kind_macs = sum(r.calc.macs for r in profile.rows if _kind(r.calc) == kind)
+        text += f", which {_verb(n, 'does', 'do')} {_pct(kind_macs, macs)} of the multiply-adds"
+    return text[0].upper() + text[1:] + "."
+
+
+def _among(convs: list[str], where: set[str], first: bool) -> str:
+    """ ", among them the first 4 of the 13 conv layers" (nothing if there are none)."""
+    n = sum(at in where for at in convs)
+    if not n:
+        return ""
+    if n == len(convs):
+        return f", among them all {n} conv layers" if n > 1 else ", among them the conv layer"
+    which = ("the first" + ("" if n == 1 else f" {n}")) if first else str(n)
+    return f", among them {which} of the {len(convs)} conv layers"
+
+
+def _memory_sentence(profile: Profile) -> str | None:
+    """Where the activation memory sits, by the resolution of the maps layers work on.
+
+    Memory counts what the forward pass allocates (in-place layers add none), as the total
+    does. Resolutions are taken in order until they hold over half of it: when that leading
+    run is short of the last resolution and does not end at the one holding the most (VGG,
+    AlexNet: memory sits early), the sentence names the run; otherwise (ResNet-152's 14x14
+    stage holds half) it names the resolution that holds the most. When no run holds half
+    (memory in the head), it names the largest layer.
+    """
+    reads = _reads(profile)
+    allocated = [(r, at) for r, at in zip(profile.rows, reads, strict=True)
+                 if not r.calc.inplace]
+    total = sum(math.prod(r.calc.out[1:]) for r, _ in allocated)
+    if not total:
+        return None
+    by_resolution: dict[str, int] = defaultdict(int)
+    for r, at in allocated:
+        if at:
+            by_resolution[at] += math.prod(r.calc.out[1:])
+    leading, held = [], 0
+    for at, n in by_resolution.items():
+        if held * 2 > total:
+            break
+        leading.append(at)
+        held += n
+    if held * 2 <= total:
+        largest = max((r for r, _ in allocated), key=lambda r: math.prod(r.calc.out[1:]))
+        return (f"The largest activation is the output of layer {largest.name} "
+                f"({largest.calc.type}, {format_shape(largest.calc.out[1:])}): "
+                f"{_pct(math.prod(largest.calc.out[1:]), total)} of the activation memory.")
+    convs = [at for r, at in zip(profile.rows, reads, strict=True)
+             if _kind(r.calc) == "conv layer"]
+    top = max(by_resolution, key=by_resolution.__getitem__)
+    if len(leading) > 1 and (leading[-1] == top or len(leading) == len(by_resolution)):
+        return (f"The layers working on {top} maps hold the most activation memory: "
+                f"{_pct(by_resolution[top], total)}{_among(convs, {top}, first=False)}.")
+    maps = leading[0] if len(leading) == 1 else f"{', '.join(leading[:-1])} and {leading[-1]}"
+    text = (f"{_pct(held, total)} of the activation memory is in the layers working on {maps} "
+            f"maps{_among(convs, set(leading), first=True)}.")
+    return text[0].upper() + text[1:]
+
+
+def _macs_sentence(profile: Profile) -> str | None:
+    """The kind of layer, at one resolution, that does the most multiply-adds."""
+    total = profile.totals["macs"]
+    if not total:
+        return None
+    groups: dict[tuple[str, str], int] = defaultdict(int)
+    layers: dict[tuple[str, str], int] = defaultdict(int)
+    for r, at in zip(profile.rows, _reads(profile), strict=True):
+        if r.calc.macs:
+            kind = _kind(r.calc)
+            if kind == "conv layer":
+                kind = f"{r.calc.kernel} conv" if r.calc.kernel else "conv"
+            groups[(kind, at)] += r.calc.macs
+            layers[(kind, at)] += 1
+    top = max(groups.values())
+    tied = [key for key, n in groups.items() if n == top]
+    kind, at = tied[0]
+    n = layers[tied[0]]
+    where = f" on {at} maps" if at else ""
+    text = (f"The {kind}{_verb(n, '', 's')}{where} {_verb(n, 'does', 'do')} "
+            f"{_pct(top, total)} of the multiply-adds")
+    others = [f"those on {a} maps" for k, a in tied[1:] if k == kind and a]
+    if others:
+        text += f", as many as {' and '.join(others)}"
+    return text + "."
+
+
+def sentences(profile: Profile) -> list[str]:
+    """What the per-layer parameter, memory and multiply-add charts show, all numbers
+    computed from ``profile``: where the parameters sit (and how much work those layers do),
+    which resolutions hold the activation memory, and which layers do the most work."""
+    found = (_params_sentence(profile), _memory_sentence(profile), _macs_sentence(profile))
+    return [s for s in found if s] or [
+        "Nothing to chart: this network has no parameters, does no multiply-adds and allocates "
+        "no activation memory of its own."]
+
+
+# ---------------------------------------------------------------- training memory
+
+# What autograd keeps for the backward pass, by layer type (``Calc.type``), in training mode.
+# Read off torch's derivative formulas and checked with saved_tensors_hooks in the tests.
+_ALIASES = frozenset({"Identity", "Flatten", "flatten", "getitem", "view", "reshape",
+                      "squeeze", "unsqueeze", "permute", "transpose"})
+_KEEP_NOTHING = frozenset({"add", "concat", "pad", "parameter"})
+_KEEP_OUTPUT = frozenset({"ReLU", "relu", "Tanh", "tanh", "Sigmoid", "sigmoid", "Softmax",
+                          "LogSoftmax"})
+_INDEX_BYTES = 8  # max pooling keeps an int64 index per output element
+_STAT_BYTES = 4  # batch norm keeps its batch mean and inverse std in float32
+
+
+def _keeps(r: Row, batch_size: int, bytes_per_element: int) -> tuple[str, int]:
+    """What layer ``r`` keeps for backward: its "inputs", its "output" or "nothing", and the
+    bytes it keeps beside those activations (indices, masks, statistics, temporaries)."""
+    c = r.calc
+    numel = batch_size * math.prod(c.out[1:])
+    kind = c.type
+    if kind in _ALIASES or kind in _KEEP_NOTHING:
+        return "nothing", 0
+    if kind in _KEEP_OUTPUT:
+        return "output", 0
+    if kind.startswith("BatchNorm"):
+        return "inputs", 2 * c.out[1] * _STAT_BYTES
+    if "MaxPool" in kind:
+        return "inputs", numel * _INDEX_BYTES
+    if "avg" in kind.lower() and c.kernel == "global":
+        return "nothing", 0  # a global average pool runs as mean(), which keeps no tensor
+    if kind.lower().startswith("dropout"):
+        return "nothing", numel * bytes_per_element
+    if kind == "LocalResponseNorm":
+        # F.local_response_norm keeps the squares padded by size - 1 maps (for its average
+        # pool), the scaled sum before and after the power, and the input.
+        size = c.macs // math.prod(c.out[1:])
+        padded = numel * (c.out[1] + size - 1) // c.out[1]
+        return "inputs", (padded + 2 * numel) * bytes_per_element
+    return "inputs", 0  # conv, linear, average pools, products and anything unknown
+
+
+def saved_for_backward(profile: Profile, batch_size: int = 1, bytes_per_element: int = 4) -> int:
+    """Bytes of activations autograd keeps for the backward pass of one training step.
+
+    The rule, per layer type (train mode): conv and linear keep their input; batch norm its
+    input and a mean and inverse std per channel; ReLU, tanh, sigmoid and softmax their
+    output; max pooling its input and an int64 index per output; average pooling its input
+    (a global one keeps nothing: it runs as a mean); dropout a mask the size of its output
+    (CPU keeps a float noise tensor; CUDA's fused kernel keeps 1 byte per element, so this
+    over-estimates on a GPU by 3 bytes per dropped element); LRN its input and three
+    temporaries; additions, concatenations, padding and views keep nothing. An unknown layer
+    keeps its inputs. Layers before the first weight keep nothing: autograd does not record
+    them. Tensors are counted once per storage, as memory is: an in-place ReLU's output is the
+    storage of its input, a view shares its input's.
+    """
+    rows = profile.rows
+    image = batch_size * math.prod(profile.input_size) * bytes_per_element
+    storage: list[int] = []  # per row: the row whose output storage it writes (-1: image)
+    records: list[bool] = []  # per row: whether autograd records it (it depends on a weight)
+    kept: set[int] = set()
+    extra = 0
+    for i, r in enumerate(rows):
+        c = r.calc
+        recorded = c.params > 0 or c.weight_layer or any(records[j] for j in r.inputs if j >= 0)
+        records.append(recorded)
+        shares = r.inputs and (c.inplace or c.type in _ALIASES)
+        storage.append(storage[r.inputs[0]] if shares and r.inputs[0] >= 0 else
+                       -1 if shares else i)
+        if not recorded:
+            continue
+        what, more = _keeps(r, batch_size, bytes_per_element)
+        extra += more
+        if what == "output":
+            kept.add(storage[i])
+        elif what == "inputs":
+            kept.update(storage[j] if j >= 0 else -1 for j in r.inputs)
+    return extra + sum(image if s < 0 else
+                       batch_size * math.prod(rows[s].calc.out[1:]) * bytes_per_element
+                       for s in kept)
+
+
+def training_memory(profile: Profile, batch_size: int, optimizer: str = "sgd_momentum",
+                    bytes_per_element: int = 4) -> pd.DataFrame:
+    """What one training step holds in memory, by kind, for a batch of ``batch_size``.
+
+    Rows: weights, gradients (one per weight), optimizer state ("sgd": none, "sgd_momentum":
+    one buffer per weight, "adam": two), the forward activations (every layer's output, the
+    charts' total, for comparison) and the activations kept for backward
+    (:func:`saved_for_backward`), then the total of those that are alive together at the
+    peak: weights, gradients, state and the kept activations. Columns:
+    ``part``, ``bytes``, ``readable`` (KB = 1024 bytes) and ``note``.
+    """
+    if optimizer not in OPTIMIZER_STATE:
+        raise ValueError(f"Unknown optimizer {optimizer!r}: one of {', '.join(OPTIMIZER_STATE)}.")
+    if batch_size < 1:
+        raise ValueError(f"The batch size must be at least 1, not {batch_size}.")
+    weights = profile.totals["params"] * bytes_per_element
+    forward = profile.totals["activations"] * batch_size * bytes_per_element
+    kept = saved_for_backward(profile, batch_size, bytes_per_element)
+    state = OPTIMIZER_STATE[optimizer]
+    items: list[tuple[str, int, str, bool]] = [
+        ("weights", weights, f"{profile.totals['params']:,} parameters", True),
+        ("gradients", weights, "one per parameter", True),
+        ("optimizer state", state * weights, f"{optimizer}: {state} per parameter", True),
+        ("activations (forward)", forward,
+         "every layer's output; not all of it is alive at once", False),
+        ("activations kept for backward", kept, "what autograd saves, input image included",
+         True),
+    ]
+    total = sum(n for _, n, _, counted in items if counted)
+    records: list[dict[str, Any]] = [
+        {"part": part, "bytes": n, "readable": human_bytes(n), "note": note}
+        for part, n, note, _ in items]
+    records.append({"part": "total", "bytes": total, "readable": human_bytes(total),
+                    "note": "weights + gradients + optimizer state + kept activations"})
+    return pd.DataFrame.from_records(records, columns=["part", "bytes", "readable", "note"])

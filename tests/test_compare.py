@@ -1,0 +1,104 @@
+"""The compare page's tables: computed sizes and costs, published accuracy with its source, and
+the notes' summary tables recomputed."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torchvision
+
+import cnnlib
+from cnnlib import compare
+from cnnlib.models import registry
+
+TORCHVISION_BACKED = [n for n in registry.names() if registry.get(n).torchvision]
+
+
+@pytest.mark.parametrize("name", TORCHVISION_BACKED)
+def test_accuracy_is_torchvisions_v1_metadata(name: str) -> None:
+    entry = torchvision.models.get_model_weights(registry.get(name).torchvision).IMAGENET1K_V1
+    metrics = entry.meta["_metrics"]["ImageNet-1K"]
+    found = compare.published_accuracy(name)
+    assert (found["top1"], found["top5"]) == (metrics["acc@1"], metrics["acc@5"])
+    assert found["weights"] == str(entry) and entry.meta["recipe"] in found["source"]
+    # The weights are for the very architecture we show: torchvision's count equals ours.
+    assert found["num_params"] == cnnlib.profile(name).totals["params"]
+
+
+def test_resnet50_accuracy_belongs_to_v1_5() -> None:
+    """torchvision's ResNet-50 is v1.5; its V1 weights (76.13, not V2's 80.86) go there."""
+    found = compare.published_accuracy("resnet50_v1_5")
+    assert (found["top1"], found["top5"]) == (76.13, 92.862)
+    assert found["source"].startswith("torchvision ResNet50_Weights.IMAGENET1K_V1 (https://")
+    assert compare.published_accuracy("resnet50") is None  # the paper's v1: no weights
+    found["top1"] = 0  # a copy: the cache is not changed
+    assert compare.published_accuracy("resnet50_v1_5")["top1"] == 76.13
+
+
+def test_paper_accuracy_where_torchvision_has_none() -> None:
+    found = compare.published_accuracy("resnet152")
+    assert found["top1"] is None and found["top5"] == pytest.approx(100 - 3.57)
+    assert "ILSVRC 2015" in found["source"] and "He, Zhang, Ren, Sun" in found["source"]
+    assert compare.published_accuracy("googlenet")["top5"] == pytest.approx(93.3)
+    assert compare.published_accuracy("lenet5") is None
+
+
+def test_compare_table_is_computed() -> None:
+    names = ["alexnet", "vgg16", "resnet50", "cifar_resnet20"]
+    table = compare.compare_table(names)
+    assert list(table.columns) == compare.TABLE_COLUMNS and list(table["model"]) == names
+    for row in table.to_dict(orient="records"):
+        totals = cnnlib.profile(row["model"]).totals
+        assert [row[k] for k in ("params", "macs", "memory_bytes", "depth", "weight_layers")] \
+            == [totals[k] for k in ("params", "macs", "memory_bytes", "depth", "weight_layers")]
+        assert row["input_size"] == "x".join(map(str, registry.get(row["model"]).input_size))
+    assert table.set_index("model").loc["vgg16", "top1"] == 71.592
+    assert math.isnan(table.set_index("model").loc["resnet50", "top1"])
+    table.loc[0, "params"] = -1  # a copy: the cached table is not changed
+    assert compare.compare_table(names).loc[0, "params"] > 0
+
+
+def test_accuracy_vs_ops() -> None:
+    """One point per model with a published accuracy; resnet50 (v1) has none."""
+    names = ["alexnet", "resnet50_v1_5", "resnet50", "resnet152"]
+    rows = compare.accuracy_vs_ops(names).set_index("model")
+    assert list(rows.index) == ["alexnet", "resnet50_v1_5", "resnet152"]
+    assert math.isnan(rows.loc["resnet152", "top1"]) and rows.loc["resnet152", "top5"] > 96
+    macs = cnnlib.profile("resnet50_v1_5").totals["macs"]
+    assert rows.loc["resnet50_v1_5", "gmacs"] == macs / 1e9
+    assert rows.loc["alexnet", "top1"] == 56.522
+    assert rows.loc["alexnet", "params"] == 61_100_840
+    assert compare.accuracy_vs_ops(["lenet5"]).empty and compare.accuracy_vs_ops([]).empty
+
+
+def test_ilsvrc_history() -> None:
+    history = compare.ilsvrc_history()
+    assert list(history["model"]) == ["alexnet_original", "zfnet", "vgg19", "googlenet",
+                                      "resnet152"]
+    assert list(history["depth"]) == [8, 8, 19, 22, 152] == list(history["layers"])
+    assert list(history["year"]) == [2012, 2013, 2014, 2014, 2015]
+    assert list(history["top5_error_percent"]) == [16.4, 11.7, 7.3, 6.7, 3.57]
+
+
+def test_comparison_recomputed() -> None:
+    table = compare.comparison_recomputed().set_index("network")
+    assert list(table.index) == ["AlexNet", "VGGNet", "Inception", "ResNet-152"]
+    cells = table[["model", "params_notes", "params_ours", "params_agree", "flop_notes",
+                   "macs_ours", "macs_agree"]].to_dict(orient="index")
+    assert cells == {
+        "AlexNet": {"model": "alexnet_original (groups=1)", "params_notes": "62M",
+                    "params_ours": "62M", "params_agree": True, "flop_notes": "1.5B",
+                    "macs_ours": "1.1B", "macs_agree": False},
+        "VGGNet": {"model": "vgg16", "params_notes": "138M", "params_ours": "138M",
+                   "params_agree": True, "flop_notes": "19.6B", "macs_ours": "15.5B",
+                   "macs_agree": False},
+        "Inception": {"model": "googlenet", "params_notes": "6.4M", "params_ours": "7.0M",
+                      "params_agree": False, "flop_notes": "2B", "macs_ours": "2B",
+                      "macs_agree": True},
+        "ResNet-152": {"model": "resnet152", "params_notes": "60.3M", "params_ours": "60.2M",
+                       "params_agree": False, "flop_notes": "11B", "macs_ours": "11B",
+                       "macs_agree": True},
+    }
+    assert "1.14 G" in table.loc["AlexNet", "why"] and "VGG-19" in table.loc["VGGNet", "why"]
+    assert table.loc["AlexNet", "top5_accuracy"] == "84.70%"
