@@ -1,0 +1,696 @@
+"""A network's graph drawn as the papers draw it, as Graphviz DOT text.
+
+Why DOT text: the dashboard hands it to ``st.graphviz_chart``, which lays it out in the browser,
+so the main path needs no ``dot`` binary; :func:`svg` renders a download where one exists.
+Everything comes from an analysis :class:`~cnnlib.analysis.Profile` (its rows, their inputs,
+module scopes and output stages), so any network cnnlib can analyse can be drawn, a zoo model
+or a user's ``nn.Module``.
+
+Levels of detail (:data:`DETAILS`), from few nodes to every row of the table:
+
+- ``all``: one node per row, named as in the table.
+- ``layers``, the papers' figure: weight layers (``3x3 conv, 128, /2``, ``fc 1000``), pools,
+  LRN, merges (``+``, ``concat``) and any other ``nn.Module`` cnnlib has no rule for are nodes;
+  batch norm, activations, dropout, reshapes and glue functions (``getitem``, ``pad``) fold into
+  the node they follow, named in order on its second line ("BN, ReLU") when they compute
+  something (so a pre-activation net's "BN, ReLU" sits on the node before the conv they feed,
+  where the data meets them). A pool with 1x1 windows and stride 1 (VGG's
+  ``AdaptiveAvgPool2d(7)`` on a 7x7 map) is a no-op and folds too. Residual shortcuts become
+  arcs into the ``+``: the rows on a shortcut (a 1x1 conv + BN projection, the CIFAR nets'
+  subsample + zero-pad, an ``Identity``) fold into the arc, which is dashed where the shortcut
+  projects or changes the shape and solid for the identity.
+- ``blocks``: one node per block, e.g. ``basic block, 128, /2``, ``bottleneck 64-256``,
+  ``inception (3a) 256``, ``denseblock (1) 256``; layers outside blocks as in ``layers``.
+- ``stages``: one node per run of layers at one resolution, e.g. ``2 × 3x3 conv, 128`` +
+  ``2x2 max pool, /2`` for VGG or ``bottleneck 128-512, /2`` + ``3 × bottleneck 128-512``.
+
+What a block is, found from the graph and the module tree rather than from model names: the
+outermost module scope holding a merge (a residual block, an inception module, a dense block);
+failing that, the outermost scope whose layers all sit at one resolution and hold at least two
+weight layers, unless it is a run of two or more such scopes (so a plain net's ``layer1.0`` is
+a block but ``layer1`` is not). A stage is known by the output resolution of its weight layers
+and merges; a layer without weights (a pool, LRN) joins the stage of its input, so VGG's stages
+read "convs + pool" and ZFNet's "conv + pool + LRN", as the papers group them. At ``layers``
+and ``all`` each block is a cluster, which puts an inception module's branches side by side
+under its name.
+
+Edges carry output shapes (``64x56x56``, batch left out as in the table) at every level, but
+show them only where the shape changed: on a node's first outgoing edge with a shape other than
+the one that came into the node (a strided conv, a pool, a concat, a block that downsamples, a
+shortcut arc that projects). A chain of 3x3 convs at one size, or of identical blocks, stays
+uncluttered; the input and output nodes carry their shapes in their labels.
+
+DenseNet concatenates every earlier feature map: drawn literally that is an edge from each layer
+to every later concat (hundreds of crossing edges). A concat whose inputs include all those of
+an earlier concat is drawn as that concat plus the new inputs, which computes the same tensor,
+so a dense block reads as a chain of growing concats.
+
+Input is any Profile; an odd graph (no rows, several outputs, a merge at the top level) gives an
+odd drawing, never an exception. Building is a few linear passes over the rows: ResNet-152's
+515 rows take milliseconds at any level.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import itertools
+import re
+import shutil
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from cnnlib import formulas
+from cnnlib.analysis import Profile, format_shape
+
+#: Levels of detail, from the fewest nodes to every row.
+DETAILS = ("stages", "blocks", "layers", "all")
+#: The most nodes :func:`default_detail` shows before it steps to a coarser level.
+MAX_NODES = 60
+RANKDIRS = ("TB", "LR", "BT", "RL")
+
+#: Fill colour per kind of node: mid-light tints that all keep black text above 9:1 contrast
+#: and stay distinct when a projector washes colours out.
+COLOURS = {"input": "#D9D9D9", "conv": "#8DBDF0", "pool": "#F7B267", "fc": "#C5A3EC",
+           "norm": "#F4D35E", "activation": "#A3D98B", "merge": "#F4978E", "block": "#7FD1C7",
+           "other": "#FFFFFF"}
+_LEGEND_NAMES = {"input": "input / output", "merge": "merge (+, concat)",
+                 "block": "block / stage (several layers)"}
+_SAME_COLOUR = {"output": "input", "lrn": "norm", "reshape": "other"}
+_SHORTCUT_COLOUR = "#A61E1E"
+_FONT = '"Helvetica,Arial,sans-serif"'
+_MERGE_SYMBOLS = {"add": "+", "concat": "concat", "mul": "×"}
+_MAX_LINES = 6  # of a block's or stage's label, before "… n more"
+_SHORTCUT_ROWS = 8  # the longest shortcut branch looked for (ResNet-D's pool + conv + BN is 3)
+
+
+def legend() -> dict[str, str]:
+    """What each fill colour means: kind of node -> colour, for the page to show by the graph."""
+    return {_LEGEND_NAMES.get(kind, kind): colour for kind, colour in COLOURS.items()}
+
+
+# ---------------------------------------------------------------- kinds of rows
+
+#: The kind of layer each rule of :mod:`cnnlib.formulas` computes, by the rule's name: formulas
+#: already sorts every layer class and function into rules, so the graph reuses its sorting (by
+#: name, so that a rule added to formulas later falls back to the name hints, not to an error).
+_RULE_KINDS = {"conv": "conv", "linear": "fc", "pool": "pool", "adaptive_pool": "pool",
+               "fn_adaptive_avg_pool": "pool", "norm": "norm", "lrn": "lrn",
+               "activation": "activation", "identity": "activation",
+               "fn_activation": "activation", "flatten": "reshape", "fn_flatten": "reshape",
+               "fn_add": "merge", "fn_iadd": "merge", "fn_cat": "merge", "fn_mul": "merge"}
+#: For types no rule covers (layers analysed by the meta fallback): a hint in the name.
+_NAME_HINTS = (("conv", "conv"), ("pool", "pool"), ("lrn", "lrn"), ("norm", "norm"),
+               ("linear", "fc"))
+
+
+def _with_subclasses(cls: type) -> Iterator[type]:
+    """``cls`` and torch's own classes derived from it (nn.Dropout from _DropoutNd); a user's
+    subclass is left to the name hints, so the result does not depend on what is imported."""
+    yield cls
+    for sub in cls.__subclasses__():
+        if sub.__module__.startswith("torch."):
+            yield from _with_subclasses(sub)
+
+
+@functools.cache
+def _type_kinds() -> dict[str, str]:
+    """Row type (a layer class name, or a function row's type) -> kind."""
+    kinds: dict[str, str] = {}
+    for base, rule in formulas.MODULE_RULES.items():
+        if rule.__name__ in _RULE_KINDS:
+            for cls in _with_subclasses(base):
+                kinds.setdefault(cls.__name__, _RULE_KINDS[rule.__name__])
+    for key, rule in formulas.FUNCTION_RULES.items():
+        if rule.__name__ in _RULE_KINDS:
+            name = formulas.FUNCTION_TYPES.get(rule) or getattr(key, "__name__", str(key))
+            kinds.setdefault(name.strip("_"), _RULE_KINDS[rule.__name__])
+    return kinds
+
+
+@functools.cache
+def _kind(row_type: str) -> str:
+    known = _type_kinds().get(row_type)
+    if known:
+        return known
+    lower = row_type.lower()
+    return next((kind for hint, kind in _NAME_HINTS if hint in lower), "other")
+
+
+@functools.cache
+def _short(row_type: str) -> str:
+    """The name a folded layer goes by on its node's second line: BN, ReLU, Dropout."""
+    if row_type.startswith("BatchNorm"):
+        return "BN"
+    classes = {name.lower(): name for name in _type_kinds() if name[:1].isupper()}
+    return classes.get(row_type.lower(), row_type)
+
+
+def _is_1x1(kernel: str) -> bool:
+    return bool(kernel) and all(k == "1" for k in kernel.split("x"))
+
+
+def _stride_text(calc: formulas.Calc) -> str:
+    return f", /{calc.stride}" if calc.stride.strip("1x") else ""
+
+
+def _noop_pool(calc: formulas.Calc) -> bool:
+    return bool(calc.windows) and all(w.kernel == 1 and w.stride == 1 and w.padding == 0
+                                      for w in calc.windows)
+
+
+def _runs(lines: list[str]) -> list[str]:
+    """Consecutive repeats counted: three "3x3 conv, 64" lines -> "3 × 3x3 conv, 64"."""
+    counted = []
+    for line, group in itertools.groupby(lines):
+        n = sum(1 for _ in group)
+        counted.append(f"{n} × {line}" if n > 1 else line)
+    if len(counted) > _MAX_LINES:
+        counted = [*counted[:_MAX_LINES - 1], f"… {len(counted) - _MAX_LINES + 1} more"]
+    return counted
+
+
+def _pretty(scope: str) -> str:
+    """A module's name as the papers print it: inception3a -> inception (3a)."""
+    last = scope.rpartition(".")[2]
+    if last.isdigit():
+        return f"block {last}"
+    match = re.fullmatch(r"(.*?[A-Za-z])_?(\d\w*)", last)
+    return f"{match[1]} ({match[2]})" if match else last
+
+
+def _prefixes(scope: str) -> list[str]:
+    """"a.b.c" -> ["a", "a.b", "a.b.c"]: the scope and the modules around it."""
+    parts = scope.split(".") if scope else []
+    return [".".join(parts[:n]) for n in range(1, len(parts) + 1)]
+
+
+# ---------------------------------------------------------------- the graph
+
+
+@dataclass(frozen=True)
+class Node:
+    """One box of the drawing."""
+
+    id: str  # a DOT identifier: input, output, n<row>, b<block>, s<stage>
+    label: str  # paper-style text, lines separated by "\n"
+    kind: str  # picks the colour: a key of COLOURS, or output, lrn, reshape
+    note: str = ""  # a last line: folded layers, a block's contents, a stage's resolution
+    tooltip: str = ""
+    cluster: int | None = None  # index into Graph.clusters
+
+
+@dataclass(frozen=True)
+class Edge:
+    """Data flowing from one node to another; ``shape`` is the tensor's, ``label`` is shown."""
+
+    src: str
+    dst: str
+    shape: str
+    label: str = ""
+    #: "identity" (drawn solid) or "projection" (dashed: a 1x1 conv, or any shortcut that
+    #: changes the shape, like the CIFAR nets' parameter-free subsample + zero-pad); "" if none.
+    shortcut: str = ""
+
+
+@dataclass(frozen=True)
+class Graph:
+    """What :func:`to_dot` draws, kept as data so that tests and callers can inspect it."""
+
+    model: str
+    detail: str
+    nodes: list[Node]
+    edges: list[Edge]
+    clusters: list[str]  # labels of the boxes drawn around blocks' nodes
+
+
+@dataclass(frozen=True, slots=True)
+class _Shortcut:
+    src: int  # the add's input on the shortcut side (the fork itself for a bare identity)
+    path: tuple[int, ...]  # rows from the fork to the add, both excluded
+    reshapes: bool  # projects or changes the shape: drawn dashed
+    weights: bool  # has a weight layer (a projection proper)
+
+
+class _Net:
+    """A profile's rows with what every level of detail needs, worked out once per build."""
+
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+        self.rows = profile.rows
+        self.kinds = [_kind(r.calc.type) for r in self.rows]
+        self.inputs = self._chain_concats()
+        self.consumers = Counter(src for ins in self.inputs for src in ins)
+        self.shortcuts = {i: s for i, r in enumerate(self.rows)
+                          if r.calc.type == "add" and (s := self._shortcut(i)) is not None}
+        self.absorbed = {row for s in self.shortcuts.values() for row in s.path}
+        self.rep: list[int] = []  # the row whose node a row folds into at "layers" (-1: input)
+        for i in range(len(self.rows)):
+            own = i not in self.absorbed and (len(self.inputs[i]) != 1 or self._is_layer(i))
+            self.rep.append(i if own else self._rep(self.inputs[i][0]))
+        self.stage_keys: list[str] = []  # filled in row order: a row's key may be its input's
+        for i in range(len(self.rows)):
+            self.stage_keys.append(self._stage_key(i))
+        self.block_names, self.block_of, self.merge_blocks = self._blocks()
+        self.block_rows: list[list[int]] = [[] for _ in self.block_names]
+        for i, b in enumerate(self.block_of):
+            if b is not None:
+                self.block_rows[b].append(i)
+
+    # ------------------------------------------------------------ rows
+
+    def shape(self, row: int) -> tuple[int, ...]:
+        return tuple(self.rows[row].calc.out) if row >= 0 else (1, *self.profile.input_size)
+
+    def shape_text(self, row: int) -> str:
+        return format_shape(self.shape(row)[1:])
+
+    def _rep(self, row: int) -> int:
+        return self.rep[row] if row >= 0 else -1
+
+    def _chain_concats(self) -> list[list[int]]:
+        """Each row's inputs, where a concat of all of an earlier concat's inputs and more takes
+        that concat in their place: the same tensor, drawn with far fewer edges."""
+        inputs = [list(r.inputs) for r in self.rows]
+        earlier: dict[int, list[int]] = {}  # first input -> concats that start with it
+        for i, r in enumerate(self.rows):
+            if r.calc.type != "concat" or not r.inputs or len(set(r.inputs)) < len(r.inputs):
+                continue
+            mine = set(r.inputs)
+            subsets = [c for c in earlier.get(r.inputs[0], [])
+                       if set(self.rows[c].inputs) < mine and self._grows(c, i)]
+            if subsets:
+                c = max(subsets, key=lambda c: len(self.rows[c].inputs))
+                inputs[i] = [c, *(x for x in r.inputs if x not in set(self.rows[c].inputs))]
+            earlier.setdefault(r.inputs[0], []).append(i)
+        return inputs
+
+    def _grows(self, first: int, then: int) -> bool:
+        """Whether concat ``then`` extends ``first`` along the same dimension."""
+        a, b = self.shape(first), self.shape(then)
+        return len(a) == len(b) and sum(x != y for x, y in zip(a, b, strict=True)) == 1
+
+    def _ancestors(self, row: int, low: int) -> set[int]:
+        """``row`` and the rows it depends on, down to index ``low``."""
+        seen, todo = {row}, [row]
+        while todo:
+            current = todo.pop()
+            for src in self.inputs[current] if current >= 0 else ():
+                if src >= low and src not in seen:
+                    seen.add(src)
+                    todo.append(src)
+        return seen
+
+    def _shortcut(self, add: int) -> _Shortcut | None:
+        """The shortcut of a residual ``+``: the input reaching the other's ancestry in fewest
+        rows, each used by nothing else, while the other side holds more weight layers."""
+        ins = self.inputs[add]
+        if len(ins) != 2:
+            return None
+        found = []
+        for side, other in ((ins[1], ins[0]), (ins[0], ins[1])):
+            chain = [side]
+            while (len(chain) <= _SHORTCUT_ROWS and chain[-1] >= 0
+                   and len(self.inputs[chain[-1]]) == 1):
+                chain.append(self.inputs[chain[-1]][0])
+            ancestors = self._ancestors(other, min(chain))
+            for pos, row in enumerate(chain):
+                if row in ancestors:
+                    main = sum(self.kinds[a] in ("conv", "fc") for a in ancestors if a > row)
+                    path = tuple(reversed(chain[:pos]))
+                    weights = sum(self.kinds[p] in ("conv", "fc") for p in path)
+                    if main > weights:
+                        found.append((len(path), side, row, path, weights > 0))
+                    break
+                if row < 0 or self.consumers[row] != 1:
+                    break
+        if not found:
+            return None
+        _, side, fork, path, weights = min(found, key=lambda f: f[0])
+        reshapes = weights or self.shape(fork) != self.shape(add) or any(
+            self.rows[p].calc.params or self.shape(p) != self.shape(self.inputs[p][0])
+            for p in path)
+        return _Shortcut(side, path, bool(reshapes), weights)
+
+    def _is_layer(self, row: int) -> bool:
+        """A single-input row that is a node of its own at "layers"."""
+        kind, calc = self.kinds[row], self.rows[row].calc
+        if kind == "pool":
+            return not _noop_pool(calc)
+        # an nn.Module with no rule (Upsample, ConvTranspose2d) is a layer; a function is glue
+        return kind in ("conv", "fc", "lrn") or (kind == "other" and calc.type[:1].isupper())
+
+    def _stage_key(self, row: int) -> str:
+        """The resolution a row's stage is known by: its output's for a weight layer or a merge;
+        its input's stage for the rest, so a pool (or LRN, flatten) ends the stage before it
+        rather than starting one, as the papers group "conv, pool, norm" into one layer."""
+        ins = self.inputs[row]
+        if len(ins) != 1 or self.kinds[row] in ("conv", "fc"):
+            return self.rows[row].stage
+        return self.stage_keys[ins[0]] if ins[0] >= 0 else format_shape(self.shape(-1)[2:])
+
+    # ------------------------------------------------------------ blocks
+
+    def _blocks(self) -> tuple[list[str], list[int | None], set[str]]:
+        """Block scopes (in order of appearance), each row's block, and which hold a merge."""
+        merges = {r.block for i, r in enumerate(self.rows) if len(self.inputs[i]) >= 2 and r.block}
+        merge_blocks = {s for s in merges if not any(p in merges for p in _prefixes(s)[:-1])}
+        scopes = [_prefixes(r.block) for r in self.rows]
+        stages: dict[str, set[str]] = {}
+        weights: Counter[str] = Counter()
+        has_merge_block: set[str] = set()
+        for i, prefixes in enumerate(scopes):
+            if any(p in merge_blocks for p in prefixes):
+                has_merge_block.update(prefixes)
+                continue
+            for p in prefixes:
+                stages.setdefault(p, set()).add(self.stage_keys[i])
+                weights[p] += self.kinds[i] in ("conv", "fc")
+
+        def plain(scope: str) -> bool:
+            found = stages.get(scope, set())
+            return (scope not in has_merge_block and len(found) == 1 and "head" not in found
+                    and weights[scope] >= 2)
+
+        children: dict[str, list[str]] = {}
+        for scope in stages:
+            children.setdefault(scope.rpartition(".")[0], []).append(scope)
+        chosen = set(merge_blocks)
+        for scope in sorted(stages, key=lambda s: s.count(".")):
+            if (plain(scope) and not any(p in chosen for p in _prefixes(scope))
+                    and sum(plain(c) for c in children.get(scope, [])) < 2):
+                chosen.add(scope)
+        names: list[str] = []
+        index: dict[str, int] = {}
+        block_of: list[int | None] = []
+        for prefixes in scopes:
+            scope = next((p for p in prefixes if p in chosen), None)
+            if scope is not None and scope not in index:
+                index[scope] = len(names)
+                names.append(scope)
+            block_of.append(index.get(scope) if scope is not None else None)
+        return names, block_of, merge_blocks
+
+    def block_title(self, b: int) -> tuple[str, str]:
+        """A block's label and note: "bottleneck 64-256, /2" / "projection shortcut"."""
+        rows = self.block_rows[b]
+        members = set(rows)
+        out = self.shape(rows[-1])
+        channels = out[1] if len(out) > 1 else ""
+        entry = next((s for i in rows for s in self.inputs[i] if s not in members), None)
+        down = 1
+        if entry is not None and len(out) > 2 and len(self.shape(entry)) == len(out) and out[2]:
+            down = max(1, round(self.shape(entry)[2] / out[2]))
+        adds = [i for i in rows if i in self.shortcuts]
+        if len(adds) == 1:
+            convs = [i for i in rows if self.kinds[i] == "conv" and i not in self.absorbed]
+            if len(convs) == 2:
+                title = f"basic block, {channels}"
+            elif len(convs) == 3 and all(_is_1x1(self.rows[i].calc.kernel) for i in convs[::2]):
+                groups = self.groups(convs[1])
+                title = (f"bottleneck {self.shape(convs[1])[1]}-{channels}"
+                         + (f", g={groups}" if groups > 1 else ""))
+            else:
+                title = f"residual block, {len(convs)} conv, {channels}"
+            shortcut = self.shortcuts[adds[0]]
+            note = ("" if not shortcut.reshapes else
+                    "projection shortcut" if shortcut.weights else "parameter-free shortcut")
+            return title + (f", /{down}" if down > 1 else ""), note
+        own = [i for i in rows if self.rep[i] == i]
+        if self.block_names[b] in self.merge_blocks:
+            counts = Counter(self.kinds[i] for i in own)
+            note = ", ".join(f"{counts[k]} {'LRN' if k == 'lrn' else k}"
+                             for k in ("conv", "pool", "fc", "lrn") if counts[k])
+            return f"{_pretty(self.block_names[b])} {channels}", note
+        return "\n".join(_runs([self.label(i) for i in own])), ""
+
+    # ------------------------------------------------------------ labels
+
+    def groups(self, row: int) -> int:
+        """A convolution's groups, from its weight's shape (C_out, C_in/groups, K, K)."""
+        terms, ins = self.rows[row].calc.params_terms, self.inputs[row]
+        if not terms or len(terms[0]) < 2 or not terms[0][1] or not ins:
+            return 1
+        c_in = self.shape(ins[0])[1] if len(self.shape(ins[0])) > 1 else 0
+        return c_in // terms[0][1] if c_in % terms[0][1] == 0 and c_in > terms[0][1] else 1
+
+    def label(self, row: int) -> str:
+        """The papers' name for a layer: "3x3 conv, 128, /2", "max pool, /2", "fc 1000", "+"."""
+        calc, kind = self.rows[row].calc, self.kinds[row]
+        out = calc.out
+        if kind == "conv":
+            text = (f"{calc.kernel} conv" if calc.kernel else calc.type) + (
+                f", {out[1]}" if len(out) > 1 else "") + _stride_text(calc)
+            groups = self.groups(row)
+            text += f", g={groups}" if groups > 1 else ""
+            dilation = calc.windows[0].dilation if calc.windows else 1
+            return text + (f", d={dilation}" if dilation > 1 else "")
+        if kind == "fc":
+            return f"fc {out[-1]}" if out else "fc"
+        if kind == "pool":
+            lower = calc.type.lower()
+            word = "max pool" if "max" in lower else "avg pool" if "avg" in lower else "pool"
+            if calc.kernel == "global" or (calc.windows and all(
+                    w.out == 1 and w.kernel >= w.size for w in calc.windows)):
+                return f"global {word}"
+            if calc.kernel == "adaptive" or not calc.kernel:
+                return f"{calc.kernel} {word}".strip()
+            return f"{calc.kernel} {word}{_stride_text(calc)}"
+        if kind == "lrn":
+            return "LRN"
+        if kind == "merge":
+            return _MERGE_SYMBOLS.get(calc.type, calc.type)
+        if not self.inputs[row]:  # a parameter or constant feeding the graph
+            return f"{calc.type} {format_shape(out[1:])}"
+        return _short(calc.type)
+
+    def folded_note(self, rows: list[int]) -> str:
+        """What computes inside a node besides its layer: "BN, ReLU" (reshapes left out)."""
+        types = (self.rows[i].calc.type for i in rows
+                 if self.kinds[i] in ("norm", "activation"))
+        names = (_short(t) for t in types if t != "Identity")
+        return ", ".join(dict.fromkeys(names))
+
+    def tooltip(self, row: int) -> str:
+        r = self.rows[row]
+        params = f", {r.calc.params:,} params" if r.calc.params else ""
+        return f"{r.name}: {self.shape_text(row)}{params}"
+
+    # ------------------------------------------------------------ levels
+
+    def node_ids(self, detail: str) -> list[str]:
+        """Each row's node at ``detail``."""
+        n = len(self.rows)
+        if detail == "all":
+            return [f"n{i}" for i in range(n)]
+        if detail == "layers":
+            return [_row_id(self.rep[i]) for i in range(n)]
+        blocks = [self._block_id(i) for i in range(n)]
+        if detail == "blocks":
+            return blocks
+        stage_of = self._stages(blocks)
+        return [stage_of.get(b, b) for b in blocks]
+
+    def _block_id(self, row: int) -> str:
+        rep = self.rep[row]
+        block = self.block_of[row] if self.block_of[row] is not None else (
+            self.block_of[rep] if rep >= 0 else None)
+        return f"b{block}" if block is not None else _row_id(rep)
+
+    def _stages(self, blocks: list[str]) -> dict[str, str]:
+        """Block-level node -> stage node: consecutive nodes at one resolution share one."""
+        last: dict[str, int] = {}
+        for i, b in enumerate(blocks):
+            last[b] = i
+        stage_of: dict[str, str] = {}
+        key, count = None, -1
+        for b, i in last.items():
+            if b != "input":
+                if self._key(b, i) != key:
+                    key, count = self._key(b, i), count + 1
+                stage_of[b] = f"s{count}"
+        return stage_of
+
+    def _key(self, block_level_id: str, last_row: int) -> str:
+        """The resolution of a block-level node: its last row's, or its layer's."""
+        if block_level_id.startswith("b"):
+            return self.stage_keys[last_row]
+        return self.stage_keys[int(block_level_id[1:])]
+
+    def node(self, node_id: str, rows: list[int], detail: str) -> Node:
+        """The node ``node_id`` made of ``rows`` at ``detail``."""
+        if node_id.startswith("n"):
+            row = int(node_id[1:])
+            block = self.block_of[row] if detail in ("layers", "all") else None
+            note = self.rows[row].name if detail == "all" else self.folded_note(
+                [i for i in rows if i != row and i not in self.absorbed])
+            return Node(node_id, self.label(row), self.kinds[row], note, self.tooltip(row), block)
+        if node_id.startswith("b"):
+            b = int(node_id[1:])
+            title, note = self.block_title(b)
+            return Node(node_id, title, "block", note, self.block_names[b])
+        parts: dict[str, list[int]] = {}
+        for i, b in zip(rows, (self._block_id(i) for i in rows), strict=True):
+            parts.setdefault(b, []).append(i)
+        inner = [self.node(b, part, "blocks") for b, part in parts.items()]
+        if len(inner) == 1:
+            return dataclasses.replace(inner[0], id=node_id)
+        lines = _runs([line for n in inner for line in n.label.split("\n")])
+        first, part = next(iter(parts.items()))
+        key = self._key(first, part[-1])
+        note = "" if key == "head" else f"at {key}"
+        return Node(node_id, "\n".join(lines), "block", note, f"the {key} stage")
+
+    def graph(self, detail: str) -> Graph:
+        """Input, one node per group of rows at ``detail`` (in the rows' order), output."""
+        ids = self.node_ids(detail)
+        members: dict[str, list[int]] = {}
+        for i, node_id in enumerate(ids):
+            members.setdefault(node_id, []).append(i)
+        size = format_shape(self.profile.input_size)
+        nodes = [Node("input", f"input {size}", "input",
+                      self.folded_note(members.pop("input", [])), "the network's input")]
+        nodes += [self.node(node_id, rows, detail) for node_id, rows in members.items()]
+        out = self.profile.totals.get("output_shape", "")
+        nodes.append(Node("output", f"output {out}".strip(), "output", "", "the network's output"))
+        clusters = []
+        if detail in ("layers", "all"):
+            clusters = [self.block_title(b)[0].split("\n")[0] if name in self.merge_blocks
+                        else name for b, name in enumerate(self.block_names)]
+        return Graph(self.profile.model, detail, nodes, self._edges(ids), clusters)
+
+    def _edges(self, ids: list[str]) -> list[Edge]:
+        """One edge per pair of nodes that data flows between, ``ids`` giving each row's node."""
+        flows: list[tuple[str, str, int, str]] = []  # (from, to, row carrying the data, shortcut)
+        for i, dst in enumerate(ids):
+            shortcut = self.shortcuts.get(i)
+            for src in self.inputs[i]:
+                kind = ""
+                if shortcut is not None and src == shortcut.src and dst == f"n{i}":
+                    kind = "projection" if shortcut.reshapes else "identity"
+                flows.append((ids[src] if src >= 0 else "input", dst, src, kind))
+        sinks = [i for i in range(len(ids)) if not self.consumers[i]]
+        flows += [(ids[i], "output", i, "") for i in sinks] or [("input", "output", -1, "")]
+        arrived = {"input": self.shape_text(-1)}  # node -> the shape of its first input
+        for src, dst, row, _ in flows:
+            if src != dst:
+                arrived.setdefault(dst, self.shape_text(row))
+        edges: dict[tuple[str, str], Edge] = {}
+        labelled: set[tuple[str, str]] = set()
+        for src, dst, row, kind in flows:
+            if src == dst or (src, dst) in edges:
+                continue
+            shape = self.shape_text(row)
+            label = "" if shape == arrived.get(src) or (src, shape) in labelled else shape
+            labelled.add((src, shape))
+            edges[src, dst] = Edge(src, dst, shape, label, kind)
+        return list(edges.values())
+
+    def count(self, detail: str) -> int:
+        """Nodes at ``detail``, input and output included, without building them."""
+        return len({*self.node_ids(detail), "input", "output"})
+
+
+def _row_id(row: int) -> str:
+    return f"n{row}" if row >= 0 else "input"
+
+
+def build(profile: Profile, detail: str = "layers") -> Graph:
+    """The nodes and edges of ``profile``'s network at ``detail`` (one of :data:`DETAILS`)."""
+    if detail not in DETAILS:
+        raise ValueError(f"Unknown detail '{detail}': expected one of {', '.join(DETAILS)}.")
+    return _Net(profile).graph(detail)
+
+
+def default_detail(profile: Profile) -> str:
+    """"layers" (the papers' figure) when it has at most :data:`MAX_NODES` nodes, else
+    "blocks", else "stages": a page opens on the finest view that still reads at a glance."""
+    net = _Net(profile)
+    return next((d for d in ("layers", "blocks") if net.count(d) <= MAX_NODES), "stages")
+
+
+# ---------------------------------------------------------------- DOT
+
+
+def _quote(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def _node_statement(node: Node) -> str:
+    # A plain label, not an HTML-like one with a smaller note: Graphviz anchors HTML text at its
+    # left edge, so where the browser draws a narrower font than Graphviz measured (Streamlit's
+    # does), HTML labels slide to the left of their boxes while plain ones stay centred.
+    text = f"{node.label}\n{node.note}" if node.note else node.label
+    colour = COLOURS[_SAME_COLOUR.get(node.kind, node.kind)]
+    attrs = [f"label={_quote(text)}", f'fillcolor="{colour}"',
+             f"tooltip={_quote(node.tooltip or node.label)}"]
+    if node.label in _MERGE_SYMBOLS.values() and node.label != "concat":
+        # a "+" is a small circle, as in the papers, unless a long note would swell it
+        attrs.append(f"shape={'circle' if len(node.note) <= 8 else 'ellipse'}, margin=0.02")
+    if node.kind == "block":
+        attrs.append("peripheries=2")
+    return f"{node.id} [{', '.join(attrs)}];"
+
+
+def _edge_statement(edge: Edge) -> str:
+    attrs = [f"label={_quote(edge.label)}"] if edge.label else []
+    if edge.shortcut:
+        # weight 0: the arc may bend as it likes, the main path stays a straight column
+        attrs += [f'color="{_SHORTCUT_COLOUR}"', "penwidth=1.6", "weight=0",
+                  f"tooltip={_quote(edge.shortcut + ' shortcut')}"]
+        if edge.shortcut == "projection":
+            attrs.append("style=dashed")
+    return f"{edge.src} -> {edge.dst}" + (f" [{', '.join(attrs)}]" if attrs else "") + ";"
+
+
+def render(graph: Graph, *, font_size: int = 14, rankdir: str = "TB") -> str:
+    """DOT text of ``graph``, one statement per line (nodes, then edges)."""
+    if rankdir not in RANKDIRS:
+        raise ValueError(f"Unknown rankdir '{rankdir}': expected one of {', '.join(RANKDIRS)}.")
+    cluster_size, edge_size = max(8, round(font_size * 0.75)), max(8, round(font_size * 0.8))
+    lines = [
+        f"digraph {_quote(graph.model)} {{",
+        f"  graph [rankdir={rankdir}, newrank=true, nodesep=0.25, ranksep=0.3, fontname={_FONT}, "
+        f"fontsize={font_size}, tooltip={_quote(f'{graph.model} ({graph.detail})')}];",
+        f'  node [shape=box, style="rounded,filled", fontname={_FONT}, fontsize={font_size}, '
+        f'color="#333333", fontcolor="#000000", margin="0.12,0.05"];',
+        f'  edge [fontname={_FONT}, fontsize={edge_size}, color="#444444", fontcolor="#202020", '
+        f"arrowsize=0.7];",
+    ]
+    in_cluster: dict[int, list[Node]] = {}
+    for node in graph.nodes:
+        if node.cluster is not None:
+            in_cluster.setdefault(node.cluster, []).append(node)
+    for node in graph.nodes:
+        if node.cluster is None:
+            lines.append(f"  {_node_statement(node)}")
+        elif node is in_cluster[node.cluster][0]:
+            lines += [f"  subgraph cluster_{node.cluster} {{",
+                      f"    graph [label={_quote(graph.clusters[node.cluster])}, "
+                      f'style="rounded,dashed", color="#7F7F7F", fontcolor="#303030", '
+                      f"fontsize={cluster_size}];",
+                      *(f"    {_node_statement(n)}" for n in in_cluster[node.cluster]),
+                      "  }"]
+    lines += [f"  {_edge_statement(edge)}" for edge in graph.edges]
+    return "\n".join([*lines, "}"]) + "\n"
+
+
+def to_dot(profile: Profile, detail: str = "layers", *, font_size: int = 14,
+           rankdir: str = "TB") -> str:
+    """DOT text of ``profile``'s network at ``detail``; ``font_size`` scales every text (the
+    classroom mode's bigger labels), ``rankdir`` "TB" draws top to bottom as the papers do."""
+    return render(build(profile, detail), font_size=font_size, rankdir=rankdir)
+
+
+def svg(dot_text: str) -> bytes | None:
+    """``dot_text`` laid out as SVG, or None where the Graphviz ``dot`` program is missing (the
+    page then shows only the browser's rendering) or the ``graphviz`` package is."""
+    if shutil.which("dot") is None:
+        return None
+    try:
+        import graphviz  # the app's extra: only the download needs it
+    except ImportError:
+        return None
+    return graphviz.Source(dot_text).pipe(format="svg")
