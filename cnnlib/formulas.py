@@ -409,6 +409,18 @@ FUNCTION_TYPES = {fn_add: "add", fn_iadd: "add", fn_cat: "concat", fn_flatten: "
 # ---------------------------------------------------------------- explanations
 
 
+def short(n: float) -> str:
+    """A count as the slides round it: 120,422,400 -> "120.4M", 69,632 -> "69.6K".
+
+    Decimal units (K = 1000), one decimal, because the slides' "120M", "12.4M", "1.5M + 3.8M"
+    are counts of multiplies, not bytes (:func:`human_bytes` is for bytes).
+    """
+    for unit, scale in (("G", 10**9), ("M", 10**6), ("K", 10**3)):
+        if abs(n) >= scale:
+            return f"{n / scale:,.1f}{unit}"
+    return f"{n:,}" if isinstance(n, int) else f"{n:,.1f}"
+
+
 def human_bytes(n: int) -> str:
     """Bytes with the course's units: KB = 1024 bytes, MB = 1024 KB, GB = 1024 MB."""
     for unit, scale in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):

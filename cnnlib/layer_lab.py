@@ -29,7 +29,7 @@ from torch import nn
 from cnnlib import formulas
 from cnnlib.analysis import Profile, profile
 from cnnlib.errors import CnnlibError, InputTooSmallError
-from cnnlib.formulas import Calc, EmptyOutputError
+from cnnlib.formulas import Calc, EmptyOutputError, short
 
 __all__ = [
     "CELL_KINDS", "COST_COLUMNS", "INCEPTION_EXAMPLES", "INPUT", "LAYER_COLUMNS", "PADDING",
@@ -57,18 +57,6 @@ INCEPTION_EXAMPLES: dict[str, dict[str, int]] = {
 #: :attr:`CostComparison.layers` (one row per layer of each design).
 COST_COLUMNS = ["design", "layers", "output", "params", "macs", "receptive_field", "formula"]
 LAYER_COLUMNS = ["design", "layer", "output", "params", "macs", "receptive_field", "formula"]
-
-
-def short(n: float) -> str:
-    """A count as the slides round it: 120,422,400 -> "120.4M", 69,632 -> "69.6K".
-
-    Decimal units (K = 1000), one decimal, because the slides' "120M", "12.4M", "1.5M + 3.8M"
-    are counts of multiplies, not bytes (:func:`cnnlib.formulas.human_bytes` is for bytes).
-    """
-    for unit, scale in (("G", 10**9), ("M", 10**6), ("K", 10**3)):
-        if abs(n) >= scale:
-            return f"{n / scale:,.1f}{unit}"
-    return f"{n:,}" if isinstance(n, int) else f"{n:,.1f}"
 
 
 def _whole(name: str, value: int, low: int) -> int:
