@@ -1,18 +1,31 @@
-"""Home: what the explorer is, and the zoo (plain catalogue data: no torch is loaded)."""
+"""Home: what the explorer is, a way into each page, and the zoo (plain catalogue data: no
+torch is loaded, so the first view of the app is fast)."""
 
 import streamlit as st
 
 from cnnlib.models import registry
 
+PAGES = [
+    ("app/explore.py", "Explore", ":material/account_tree:",
+     "one network: its graph as the papers draw it, the per-layer table, the slides' charts "
+     "of memory, parameters and multiply-adds, and the course notes' numbers beside ours"),
+    ("app/compare.py", "Compare", ":material/compare_arrows:",
+     "networks side by side, accuracy against cost, and the ILSVRC years"),
+    ("app/layer_lab.py", "Layer lab", ":material/calculate:",
+     "the arithmetic of one layer: output size, parameters, 1x1 bottlenecks"),
+    ("app/visualize.py", "Visualize", ":material/visibility:",
+     "first-layer filters, feature maps, deconvnet projections and occlusion maps"),
+    ("app/train.py", "Train", ":material/monitoring:",
+     "plain against residual nets on CIFAR-10, live: the degradation problem"),
+]
+
 st.title("CNN Architecture Explorer")
-st.write(
-    "The classic convolutional networks and why they are built the way they are. "
-    "**Visualize** shows first-layer filters, feature maps, Zeiler & Fergus deconvnet "
-    "projections and occlusion maps on your own images. The explore, compare, layer-lab "
-    "and train pages are on their way; the numbers behind them already work from the "
-    "command line (`python -m cnnlib summary vgg16`)."
-)
-st.page_link("app/visualize.py", label="Open Visualize", icon=":material/visibility:")
+st.write("The classic convolutional networks, from LeNet-5 to ResNet, and why they are built "
+         "the way they are. Every number is computed from the model itself.")
+for path, title, icon, what in PAGES:
+    left, right = st.columns([1, 4], vertical_alignment="center")
+    left.page_link(path, label=title, icon=icon)
+    right.write(what)
 st.subheader("The zoo")
 st.dataframe(
     [{"model": m.name, "family": m.family, "year": m.year,

@@ -77,3 +77,31 @@ def query_int(label: str, key: str, default: int, min_value: int, max_value: int
                    on_change=_sync, args=(key,))
     st.query_params[key] = str(value)
     return int(value)
+
+
+def query_text(label: str, key: str, default: str, **kwargs: Any) -> str:
+    """A text input mirrored in ``?key=`` of the URL (validated by the caller, not here)."""
+    if key not in st.session_state:
+        st.session_state[key] = st.query_params.get(key, default)
+    value = st.text_input(label, key=key, on_change=_sync, args=(key,), **kwargs)
+    st.query_params[key] = value
+    return value
+
+
+def query_multi(label: str, options: Sequence[str], key: str, default: Sequence[str],
+                **kwargs: Any) -> list[str]:
+    """A multiselect mirrored in the URL as ``?key=a,b,c``; unknown names are dropped with a
+    warning naming them."""
+    if key not in st.session_state:
+        wanted = [w for w in st.query_params.get(key, "").split(",") if w]
+        unknown = [w for w in wanted if w not in options]
+        if unknown:
+            st.warning(f"Not in the list, left out: {', '.join(unknown)}.")
+        st.session_state[key] = [w for w in wanted if w in options] or list(default)
+
+    def sync() -> None:
+        st.query_params[key] = ",".join(st.session_state[key])
+
+    value = st.multiselect(label, options, key=key, on_change=sync, **kwargs)
+    st.query_params[key] = ",".join(value)
+    return value

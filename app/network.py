@@ -1,0 +1,120 @@
+"""One analysed network on screen: totals, graph, per-layer table, charts, training memory.
+
+Shared by the Explore page (zoo models) and the Build page (a network typed in the slides'
+notation), so both show a network the same way. Everything shown comes from a
+``cnnlib.analysis.Profile``; the functions here only lay it out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import plotly.express as px
+import streamlit as st
+
+from app import charts
+from app.style import font_size, show
+from app.widgets import query_int, query_select
+from cnnlib import graph, insights
+from cnnlib.analysis import Profile
+from cnnlib.formulas import human_bytes, short
+
+VIEWS = {"graph": "Graph", "table": "Table", "charts": "Charts", "memory": "Training memory"}
+OPTIMIZERS = {"sgd": "SGD", "sgd_momentum": "SGD with momentum", "adam": "Adam"}
+
+
+def totals(profile: Profile) -> None:
+    """The headline numbers, as metrics readable from the back of the room."""
+    t = profile.totals
+    ops = "flops" if profile.flops else "macs"
+    cols = st.columns(5)
+    cols[0].metric("Parameters", short(t["params"]), help=f"{t['params']:,}")
+    cols[1].metric("FLOPs" if profile.flops else "Multiply-adds", short(t[ops]),
+                   help=f"{t[ops]:,} per image")
+    cols[2].metric("Activation memory", human_bytes(t["memory_bytes"]),
+                   help=f"{t['activations']:,} values x {profile.bytes_per_element} bytes, "
+                        "forward, one image")
+    cols[3].metric("Depth", t["depth"], help="weight layers on the longest path, as the "
+                   "papers count (AlexNet 8, VGG-16 16, GoogLeNet 22)")
+    cols[4].metric("Output", t["output_shape"])
+
+
+def graph_view(profile: Profile, key: tuple) -> None:
+    detail = query_select("Detail", list(graph.DETAILS), "detail",
+                          default=graph.default_detail(profile), radio=True, horizontal=True)
+    dot = _dot(key, detail, font_size(), profile)
+    st.graphviz_chart(dot, width="content")
+    st.markdown(" ".join(f'<span style="background:{colour};color:#000;padding:0.1em 0.5em;'
+                         f'border-radius:0.3em">{kind}</span>'
+                         for kind, colour in graph.legend().items()), unsafe_allow_html=True)
+    a, b = st.columns(2)
+    a.download_button("Download DOT", dot, f"{profile.model}.dot", "text/vnd.graphviz")
+    svg = graph.svg(dot)
+    if svg is not None:
+        b.download_button("Download SVG", svg, f"{profile.model}.svg", "image/svg+xml")
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def _dot(key: tuple, detail: str, size: int, _profile: Profile) -> str:
+    return graph.to_dot(_profile, detail, font_size=size)
+
+
+def table_view(profile: Profile) -> None:
+    st.dataframe(profile.layers, hide_index=True, height=420,
+                 column_config={"memory_bytes": st.column_config.NumberColumn("memory (B)"),
+                                "receptive_field": st.column_config.NumberColumn("RF")})
+    st.download_button("Download CSV", profile.layers.to_csv(index=False),
+                       f"{profile.model}-{'x'.join(map(str, profile.input_size))}.csv",
+                       "text/csv")
+    name = st.selectbox("Show the arithmetic of a layer", list(profile.layers["name"]),
+                        key="explain")
+    st.dataframe([{"quantity": k, "formula": v} for k, v in profile.explain(name).items()],
+                 hide_index=True, column_config={"formula": st.column_config.TextColumn(
+                     width="large")})
+
+
+def charts_view(profile: Profile) -> None:
+    log = query_select("Scale", ["linear", "log"], "scale", radio=True, horizontal=True) == "log"
+    ops = "flops" if profile.flops else "macs"
+    for col, column in zip(st.columns(3), ("memory_bytes", "params", ops), strict=True):
+        with col:
+            show(charts.per_layer(profile.layers, column, log), key=f"chart-{column}")
+    for sentence in insights.sentences(profile):
+        st.markdown(f"- {sentence}")
+
+
+def memory_view(profile: Profile) -> None:
+    a, b = st.columns(2)
+    with a:
+        batch = query_int("Batch size", "batch", 128, 1, 4096, slider=False)
+    with b:
+        optimizer = query_select("Optimizer", list(OPTIMIZERS), "optimizer",
+                                 default="sgd_momentum", format_func=OPTIMIZERS.get)
+    table = insights.training_memory(profile, batch, optimizer)
+    st.dataframe(table, hide_index=True)
+    show(px.bar(table, x="part", y="bytes", title=f"Training memory, batch {batch}"),
+         key="memory")
+
+
+def views(profile: Profile, key: tuple, extra: dict[str, tuple[str, Callable[[], None]]]
+          | None = None) -> None:
+    """Totals, then the view chosen in ``?view=`` (graph, table, charts, memory, extras)."""
+    extra = extra or {}
+    totals(profile)
+    names = {**VIEWS, **{k: title for k, (title, _) in extra.items()}}
+    view = query_select("View", list(names), "view", format_func=names.get, radio=True,
+                        horizontal=True, label_visibility="collapsed")
+    if view == "graph":
+        graph_view(profile, key)
+    elif view == "table":
+        table_view(profile)
+    elif view == "charts":
+        charts_view(profile)
+    elif view == "memory":
+        memory_view(profile)
+    else:
+        extra[view][1]()
+    if profile.warnings:
+        with st.expander(f"{len(profile.warnings)} remark(s) on this network at this input"):
+            for warning in profile.warnings:
+                st.markdown(f"- {warning}".replace("*", r"\*"))  # formulas, not emphasis
