@@ -29,7 +29,7 @@ OPTIMIZER_STATE = {"sgd": 0, "sgd_momentum": 1, "adam": 2}
 # ---------------------------------------------------------------- sentences
 
 
-def _pct(part: float, whole: float) -> str:
+def share(part: float, whole: float) -> str:
     """A share as the sentences print it: "30%", "0.8%", never "100%" for less than all."""
     x = 100 * part / whole
     if part == whole:
@@ -85,11 +85,11 @@ def _params_sentence(profile: Profile) -> str | None:
         layers[_kind(r.calc)] += 1
     kind = max(params, key=params.__getitem__)
     n = layers[kind]
-    text = f"{_pct(params[kind], total)} of the parameters are in {_count(n, kind)}"
+    text = f"{share(params[kind], total)} of the parameters are in {_count(n, kind)}"
     macs = profile.totals["macs"]
     if macs:
         kind_macs = sum(r.calc.macs for r in profile.rows if _kind(r.calc) == kind)
-        text += f", which {_verb(n, 'does', 'do')} {_pct(kind_macs, macs)} of the multiply-adds"
+        text += f", which {_verb(n, 'does', 'do')} {share(kind_macs, macs)} of the multiply-adds"
     return text[0].upper() + text[1:] + "."
 
 
@@ -134,15 +134,15 @@ def _memory_sentence(profile: Profile) -> str | None:
         largest = max((r for r, _ in allocated), key=lambda r: math.prod(r.calc.out[1:]))
         return (f"The largest activation is the output of layer {largest.name} "
                 f"({largest.calc.type}, {format_shape(largest.calc.out[1:])}): "
-                f"{_pct(math.prod(largest.calc.out[1:]), total)} of the activation memory.")
+                f"{share(math.prod(largest.calc.out[1:]), total)} of the activation memory.")
     convs = [at for r, at in zip(profile.rows, reads, strict=True)
              if _kind(r.calc) == "conv layer"]
     top = max(by_resolution, key=by_resolution.__getitem__)
     if len(leading) > 1 and (leading[-1] == top or len(leading) == len(by_resolution)):
         return (f"The layers working on {top} maps hold the most activation memory: "
-                f"{_pct(by_resolution[top], total)}{_among(convs, {top}, first=False)}.")
+                f"{share(by_resolution[top], total)}{_among(convs, {top}, first=False)}.")
     maps = leading[0] if len(leading) == 1 else f"{', '.join(leading[:-1])} and {leading[-1]}"
-    text = (f"{_pct(held, total)} of the activation memory is in the layers working on {maps} "
+    text = (f"{share(held, total)} of the activation memory is in the layers working on {maps} "
             f"maps{_among(convs, set(leading), first=True)}.")
     return text[0].upper() + text[1:]
 
@@ -167,7 +167,7 @@ def _macs_sentence(profile: Profile) -> str | None:
     n = layers[tied[0]]
     where = f" on {at} maps" if at else ""
     text = (f"The {kind}{_verb(n, '', 's')}{where} {_verb(n, 'does', 'do')} "
-            f"{_pct(top, total)} of the multiply-adds")
+            f"{share(top, total)} of the multiply-adds")
     others = [f"those on {a} maps" for k, a in tied[1:] if k == kind and a]
     if others:
         text += f", as many as {' and '.join(others)}"
