@@ -17,6 +17,7 @@ pages = [
             url_path="compare"),
     st.Page("app/layer_lab.py", title="Layer lab", icon=":material/calculate:",
             url_path="layer-lab"),
+    st.Page("app/build.py", title="Build", icon=":material/construction:", url_path="build"),
     st.Page("app/visualize.py", title="Visualize", icon=":material/visibility:",
             url_path="visualize"),
     st.Page("app/train.py", title="Train", icon=":material/monitoring:", url_path="train"),

@@ -13,6 +13,8 @@ PAGES = [
      "networks side by side, accuracy against cost, and the ILSVRC years"),
     ("app/layer_lab.py", "Layer lab", ":material/calculate:",
      "the arithmetic of one layer: output size, parameters, 1x1 bottlenecks"),
+    ("app/build.py", "Build", ":material/construction:",
+     "type a network in the slides' notation (conv3-64 relu maxpool ...) and see it analysed"),
     ("app/visualize.py", "Visualize", ":material/visibility:",
      "first-layer filters, feature maps, deconvnet projections and occlusion maps"),
     ("app/train.py", "Train", ":material/monitoring:",

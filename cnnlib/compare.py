@@ -148,3 +148,20 @@ def _comparison_recomputed() -> pd.DataFrame:
             "macs_ours": flop["ours"], "macs_agree": flop["agrees"],
             "why": " ".join(c["why"] for c in (params, flop) if c["why"])})
     return pd.DataFrame.from_records(records)
+
+
+#: The totals a design is compared on, with how each is read.
+DIFF_QUANTITIES = {"params": "parameters", "macs": "multiply-adds",
+                   "memory_bytes": "activation memory (bytes)", "depth": "depth (weight layers)",
+                   "layers": "layers"}
+
+
+def diff_totals(mine: analysis.Profile, theirs: analysis.Profile) -> pd.DataFrame:
+    """Two networks' totals side by side, with ``ratio`` = mine / theirs: how a student's
+    design (the Build page) weighs against a classic ("3.1M parameters: 0.02x VGG-16's")."""
+    records = []
+    for key, quantity in DIFF_QUANTITIES.items():
+        a, b = mine.totals[key], theirs.totals[key]
+        records.append((quantity, a, b, a / b if b else float("nan")))
+    return pd.DataFrame.from_records(records, columns=["quantity", mine.model, theirs.model,
+                                                       "ratio"])

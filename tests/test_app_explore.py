@@ -108,4 +108,4 @@ def test_compare_drops_unknown_names_with_a_warning() -> None:
 
 def test_home_links_every_page() -> None:
     at = clean(AppTest.from_file(ENTRY, default_timeout=60).run())
-    assert len(at.get("page_link")) == 5
+    assert len(at.get("page_link")) == 6

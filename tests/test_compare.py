@@ -102,3 +102,11 @@ def test_comparison_recomputed() -> None:
     }
     assert "1.14 G" in table.loc["AlexNet", "why"] and "VGG-19" in table.loc["VGGNet", "why"]
     assert table.loc["AlexNet", "top5_accuracy"] == "84.70%"
+
+
+def test_diff_totals_puts_two_networks_side_by_side() -> None:
+    mine, theirs = cnnlib.profile("vgg11"), cnnlib.profile("vgg16")
+    diff = compare.diff_totals(mine, theirs).set_index("quantity")
+    assert diff.loc["parameters", "vgg11"] == mine.totals["params"] == 132_863_336
+    assert diff.loc["parameters", "vgg16"] == 138_357_544
+    assert diff.loc["depth (weight layers)", "ratio"] == 11 / 16
