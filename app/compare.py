@@ -48,7 +48,8 @@ elif view == "accuracy":
     show(px.scatter(points, x="gmacs", y="top5", size="params", color="model", text="model",
                     size_max=60, labels={"gmacs": "G multiply-adds (ours)",
                                          "top5": "ImageNet top-5 accuracy (%)"},
-                    title="Accuracy against operations; bubble area: parameters"),
+                    title="Accuracy against operations; bubble area: parameters")
+         .update_traces(textposition="top center").update_layout(showlegend=False),
          key="bubbles")
     st.caption("Top-5 accuracy, since every source gives it (the papers' ILSVRC entries give "
                "no top-1). Accuracies as published, one source per network:")

@@ -59,7 +59,7 @@ with top[1]:
 with top[2]:
     units = query_select("Count", ["macs", "flops"], "units", radio=True, horizontal=True,
                          format_func={"macs": "multiply-adds", "flops": "FLOPs (2x)"}.get)
-st.caption(f"**{info.description}** {info.paper}.")
+st.caption(f"**{info.description}** {info.paper}")
 
 try:
     size = cnnlib.parse_input_size(text, info.input_size[0])

@@ -31,7 +31,7 @@ def totals(profile: Profile) -> None:
     cols[0].metric("Parameters", short(t["params"]), help=f"{t['params']:,}")
     cols[1].metric("FLOPs" if profile.flops else "Multiply-adds", short(t[ops]),
                    help=f"{t[ops]:,} per image")
-    cols[2].metric("Activation memory", human_bytes(t["memory_bytes"]),
+    cols[2].metric("Activations", human_bytes(t["memory_bytes"]),
                    help=f"{t['activations']:,} values x {profile.bytes_per_element} bytes, "
                         "forward, one image")
     cols[3].metric("Depth", t["depth"], help="weight layers on the longest path, as the "

@@ -18,11 +18,12 @@ if TYPE_CHECKING:  # the entry imports this module: keep plotly out of the first
 _CLASSROOM_CSS = """
 <style>
 html { font-size: 20px; }
+[data-testid="stElementContainer"]:has(> [data-testid="stDataFrame"]) {
+  zoom: 1.2; width: calc(100% / 1.2) !important; }
 .stApp, .stApp p, .stApp li, .stApp label { color: #000 !important; }
 [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p {
-  color: #1a1a1a !important; font-size: 0.95rem !important; }
-[data-testid="stMetricValue"] { font-size: 2.2rem !important; font-weight: 700; }
-[data-testid="stDataFrame"] { zoom: 1.2; }
+  color: #1a1a1a !important; }
+[data-testid="stMetricValue"] { font-size: 1.8rem !important; font-weight: 700; }
 </style>
 """
 
