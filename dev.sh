@@ -1,30 +1,45 @@
 #!/usr/bin/env bash
 # One entry for a fresh machine: `./dev.sh app` starts the dashboard, `./dev.sh test` runs the
-# tests. Each first creates .venv (or updates it when requirements.txt changed) and installs
-# into it, so nothing else needs setting up.
+# tests. Each first creates .venv (or updates it when a requirements file changed) and installs
+# into it (the test command also Debian's chromium, for the browser test), so nothing else
+# needs setting up.
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
 
+# ensure_venv FILE: install FILE's requirements into .venv unless they are already there.
 ensure_venv() {
   [ -x .venv/bin/python ] || "$PY" -m venv .venv
-  local stamp=.venv/.requirements.sha256
+  local stamp=.venv/.$1.sha256
   local want
-  want=$(sha256sum requirements.txt | cut -d' ' -f1)
+  want=$(cat requirements*.txt | sha256sum | cut -d' ' -f1)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    .venv/bin/python -m pip install --disable-pip-version-check -q -r requirements.txt
+    .venv/bin/python -m pip install --disable-pip-version-check -q -r "$1"
     echo "$want" > "$stamp"
+  fi
+}
+
+# The browser test drives Debian's chromium; install it where apt can (root or sudo).
+ensure_chromium() {
+  command -v chromium >/dev/null || command -v chromium-browser >/dev/null && return
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo -n"
+  if command -v apt-get >/dev/null; then
+    echo "Installing chromium for the browser test..." >&2
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium >/dev/null \
+      || echo "Could not install chromium; the browser test will skip." >&2
   fi
 }
 
 case "${1:-}" in
   app)
-    ensure_venv
+    ensure_venv requirements.txt
     shift
     exec .venv/bin/python -m streamlit run streamlit_app.py "$@"
     ;;
   test)
-    ensure_venv
+    ensure_venv requirements-dev.txt
+    ensure_chromium
     shift
     .venv/bin/ruff check .
     exec .venv/bin/python -m pytest "$@"

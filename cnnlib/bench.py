@@ -26,7 +26,7 @@ from cnnlib import analysis
 from cnnlib.models import registry
 
 
-def _best(fn: Callable[[], object], repeat: int) -> float:
+def best(fn: Callable[[], object], repeat: int) -> float:
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -40,7 +40,7 @@ def _cold(name: str) -> None:
     analysis.profile(name)
 
 
-def _torchinfo(name: str) -> None:
+def torchinfo_summary(name: str) -> None:
     import torchinfo
 
     info = registry.get(name)
@@ -61,10 +61,10 @@ def analysis_rss_mb(name: str, input_size: str) -> float:
 def bench_analysis(models: Sequence[str], repeat: int, peer: bool) -> None:
     print(f"{'model':<20} {'cold ms':>9} {'warm ms':>9} {'torchinfo ms':>13} {'ratio':>7}")
     for name in models:
-        cold = _best(lambda n=name: _cold(n), repeat)
-        warm = _best(lambda n=name: analysis.profile(n), repeat)
+        cold = best(lambda n=name: _cold(n), repeat)
+        warm = best(lambda n=name: analysis.profile(n), repeat)
         if peer:
-            ti = _best(lambda n=name: _torchinfo(n), repeat)
+            ti = best(lambda n=name: torchinfo_summary(n), repeat)
             print(f"{name:<20} {cold * 1e3:9.1f} {warm * 1e3:9.1f} {ti * 1e3:13.0f} "
                   f"{ti / cold:6.1f}x")
         else:
@@ -92,15 +92,15 @@ def bench_visualize(repeat: int) -> None:
     x = torch.randn(1, 3, 224, 224)
     print(f"torch threads: {torch.get_num_threads()}")
     print(f"{'ResNet-50, 224x224':<44} {'ours ms':>9} {'peer ms':>9}  peer")
-    full = _best(lambda: model(x), repeat)
+    full = best(lambda: model(x), repeat)
     for layer in ("layer1.0.conv1", "layer3.5.relu#3", "layer4.2.relu#3"):
-        ours = _best(lambda ly=layer: visualize.feature_maps(model, x, ly), repeat)
+        ours = best(lambda ly=layer: visualize.feature_maps(model, x, ly), repeat)
         print(f"{'activations of ' + layer:<44} {ours * 1e3:9.0f} {full * 1e3:9.0f}  "
               "a full forward pass")
     for window, stride in ((56, 28), (32, 16)):
         steps = ((224 - window) // stride + 1) ** 2
-        ours = _best(lambda w=window, s=stride: visualize.occlusion(model, x, 0, w, s), 1)
-        peer = _best(lambda w=window, s=stride: Occlusion(model).attribute(
+        ours = best(lambda w=window, s=stride: visualize.occlusion(model, x, 0, w, s), 1)
+        peer = best(lambda w=window, s=stride: Occlusion(model).attribute(
             x, sliding_window_shapes=(3, w, w), strides=(3, s, s), target=0,
             perturbations_per_eval=4), 1)
         print(f"{f'occlusion {window}px square, stride {stride} ({steps} passes)':<44} "

@@ -1,0 +1,114 @@
+"""The real app in a real browser: ``streamlit run`` on a free port, every page opened in
+headless Chromium through Playwright, at a projector's 1280x720, with and without classroom
+mode. AppTest cannot see what only the browser does (the graph drawn by viz.js, CSS, page
+paths), so this is the one test that does.
+
+Chromium comes from Debian (``.ci/run`` installs it when missing). Without it the test skips,
+unless ``CNNLIB_REQUIRE_BROWSER=1`` (set by CI), where a missing browser is a failure.
+Screenshots go to ``$CNNLIB_SCREENSHOTS`` or a temporary folder, printed at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parent.parent
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+#: Each page, with the element that shows it has really drawn its main content.
+PAGES = {
+    "home": ("", '[data-testid="stDataFrame"]'),
+    "explore": ("explore?model=resnet18&view=graph", '[data-testid="stGraphVizChart"] svg'),
+    "explore-charts": ("explore?model=vgg16&view=charts", ".js-plotly-plot"),
+    "compare": ("compare?models=alexnet,vgg16,googlenet,resnet152",
+                '[data-testid="stDataFrame"]'),
+    "layer-lab": ("layer-lab", '[data-testid="stMetric"]'),
+    "build": ("build?view=graph", '[data-testid="stGraphVizChart"] svg'),
+    "visualize": ("visualize?model=alexnet&view=filters", '[data-testid="stImage"]'),
+    "train": ("train", '[data-testid="stExpander"]'),
+}
+
+if CHROMIUM is None:
+    if os.environ.get("CNNLIB_REQUIRE_BROWSER") == "1":
+        pytest.fail("Chromium is missing: install Debian's 'chromium' package (.ci/run does).",
+                    pytrace=False)
+    pytest.skip("no Chromium on this machine (apt-get install chromium)",
+                allow_module_level=True)
+sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    env = {**os.environ, "CNNLIB_RUNS_DIR": str(tmp_path_factory.mktemp("runs"))}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port",
+         str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("streamlit did not start in 60 s")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def wait_until_drawn(page, selector: str) -> None:
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]',
+                           timeout=90_000)
+    page.wait_for_selector(selector, timeout=60_000)
+
+
+def test_every_page_in_a_real_browser(server: str, tmp_path: Path) -> None:
+    shots = Path(os.environ.get("CNNLIB_SCREENSHOTS", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    problems = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        for classroom in (False, True):
+            for name, (path, drawn) in PAGES.items():
+                sep = "&" if "?" in path else "?"
+                page.goto(f"{server}/{path}{sep if classroom else ''}"
+                          f"{'classroom=1' if classroom else ''}")
+                wait_until_drawn(page, drawn)
+                label = f"{name}{'-classroom' if classroom else ''}"
+                page.screenshot(path=shots / f"{label}.png")
+                text = page.locator('[data-testid="stMain"]').inner_text()
+                if page.locator('[data-testid="stException"]').count() or "Traceback" in text:
+                    problems.append(f"{label}: an exception is shown")
+                if "Page not found" in page.content():
+                    problems.append(f"{label}: page not found")
+                overflow = page.evaluate(
+                    "() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
+                    " return m.scrollWidth - m.clientWidth; }")
+                if overflow > 0:
+                    problems.append(f"{label}: {overflow}px of horizontal scrolling at 1280x720")
+        browser.close()
+    print(f"\nscreenshots: {shots}")
+    assert not problems, problems
