@@ -3,66 +3,46 @@ the token, examples load with one click, and the spec lives in the URL."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from streamlit.testing.v1 import AppTest
-
 from cnnlib import spec
 
-ENTRY = str(Path(__file__).parent.parent / "streamlit_app.py")
 
-
-def build_page(**params: str) -> AppTest:
-    at = AppTest.from_file(ENTRY, default_timeout=120).run()
-    at.switch_page("app/build.py")
-    for key, value in params.items():
-        at.query_params[key] = value
-    return at.run()
-
-
-def clean(at: AppTest) -> AppTest:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-    return at
-
-
-def test_a_shared_link_opens_the_design() -> None:
+def test_a_shared_link_opens_the_design(open_page) -> None:
     text = "[conv3-16 relu]*2 maxpool fc10"
-    at = clean(build_page(spec=text, input="3x32x32", view="table"))
+    at = open_page("app/build.py", spec=text, input="3x32x32", view="table")
     expected = spec.profile_spec(text, "3x32x32")
     assert at.text_area(key="spec").value == text
     assert len(at.dataframe[0].value) == len(expected.layers)
     assert at.metric[0].help == f"{expected.totals['params']:,}"
 
 
-def test_an_example_loads_with_one_click_and_goes_into_the_url() -> None:
-    at = clean(build_page())
+def test_an_example_loads_with_one_click_and_goes_into_the_url(open_page) -> None:
+    at = open_page("app/build.py")
     at.button_group(key="example").set_value("lenet5").run()
-    clean(at)
+    assert not at.exception and not at.error
     assert at.text_area(key="spec").value == spec.EXAMPLES["lenet5"]
     assert at.query_params["spec"] == spec.EXAMPLES["lenet5"]
     assert at.text_input(key="input").value == "1x32x32"
     assert len(at.get("graphviz_chart")) == 1
 
 
-def test_a_mistake_names_the_token_and_points_at_it() -> None:
-    at = build_page(spec="conv3-64 relu conv3- fc10")
+def test_a_mistake_names_the_token_and_points_at_it(open_page) -> None:
+    at = open_page("app/build.py", clean=False, spec="conv3-64 relu conv3- fc10")
     assert not at.exception
     assert "`conv3-` at 14" in at.error[0].value
     assert at.code[0].value.splitlines()[1] == " " * 14 + "^"
 
 
-def test_a_spec_too_deep_for_its_input_says_which_layer_empties_the_map() -> None:
-    at = build_page(spec="(conv3-8 maxpool)*6", input="3x32x32")
+def test_a_spec_too_deep_for_its_input_says_which_layer_empties_the_map(open_page) -> None:
+    at = open_page("app/build.py", clean=False, spec="(conv3-8 maxpool)*6", input="3x32x32")
     assert not at.exception
     assert "empties the feature map" in at.error[0].value
 
 
-def test_diff_against_a_classic_and_hints() -> None:
-    at = clean(build_page(spec=spec.EXAMPLES["vgg16"], input="3x224x224", view="diff",
-                          vs="vgg16"))
+def test_diff_against_a_classic_and_hints(open_page) -> None:
+    at = open_page("app/build.py", spec=spec.EXAMPLES["vgg16"], input="3x224x224", view="diff",
+                   vs="vgg16")
     diff = at.dataframe[0].value.set_index("quantity")
     assert diff.loc["parameters", "ratio"] == 1.0  # the notation's VGG-16 is the zoo's
     at.radio(key="view").set_value("hints").run()
-    clean(at)
+    assert not at.exception
     assert any("fc4096" in m.value for m in at.markdown)

@@ -3,52 +3,33 @@ deep links are honoured and written back; bad input is a message, never an excep
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from streamlit.testing.v1 import AppTest
 
 import cnnlib
 from cnnlib import graph
 from cnnlib.models import registry
 
-ENTRY = str(Path(__file__).parent.parent / "streamlit_app.py")
-
-
-def open_page(page: str, **params: str) -> AppTest:
-    at = AppTest.from_file(ENTRY, default_timeout=120).run()
-    at.switch_page(page)  # a page whose url_path differs from its file: only after a first run
-    for key, value in params.items():
-        at.query_params[key] = value
-    return at.run()
-
-
-def clean(at: AppTest) -> AppTest:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-    return at
-
 
 @pytest.mark.parametrize("name", registry.names())
-def test_every_model_shows_graph_table_and_charts(name: str) -> None:
+def test_every_model_shows_graph_table_and_charts(open_page, name: str) -> None:
     expected = cnnlib.profile(name)
-    at = clean(open_page("app/explore.py", model=name, view="graph"))
+    at = open_page("app/explore.py", model=name, view="graph")
     assert len(at.get("graphviz_chart")) == 1
     assert at.metric[0].label == "Parameters" and at.metric[0].help == (
         f"{expected.totals['params']:,}")
     assert at.metric[3].value == str(expected.totals["depth"])
     at.radio(key="view").set_value("table").run()
-    clean(at)
+    assert not at.exception
     assert len(at.dataframe[0].value) == len(expected.layers)
     at.radio(key="view").set_value("charts").run()
-    clean(at)
+    assert not at.exception
     assert len(at.get("plotly_chart")) == 3
     assert len(at.markdown) >= 1  # the computed sentences under the charts
 
 
-def test_deep_link_is_honoured_and_written_back() -> None:
-    at = clean(open_page("app/explore.py", model="vgg16", input="3x64x64", view="charts",
-                         scale="log", units="flops"))
+def test_deep_link_is_honoured_and_written_back(open_page) -> None:
+    at = open_page("app/explore.py", model="vgg16", input="3x64x64", view="charts",
+                   scale="log", units="flops")
     small = cnnlib.profile("vgg16", "3x64x64", flops=True)
     assert at.selectbox(key="model").value == "vgg16"
     assert at.text_input(key="input").value == "3x64x64"
@@ -59,39 +40,39 @@ def test_deep_link_is_honoured_and_written_back() -> None:
     assert at.query_params["view"] == "graph" and at.query_params["input"] == "3x64x64"
     assert at.radio(key="detail").value == graph.default_detail(small)
     at.selectbox(key="model").set_value("lenet5").run()  # another net: its own input size
-    clean(at)
+    assert not at.exception and not at.error
     assert at.text_input(key="input").value == "1x32x32"
 
 
 @pytest.mark.parametrize("text,message", [
     ("3x32x32", "is too small for alexnet"), ("3x32x32", "The smallest input alexnet accepts"),
     ("three", "malformed"), ("1x227x227", "channel")])
-def test_bad_input_is_a_clear_message(text: str, message: str) -> None:
-    at = open_page("app/explore.py", model="alexnet", input=text)
+def test_bad_input_is_a_clear_message(open_page, text: str, message: str) -> None:
+    at = open_page("app/explore.py", clean=False, model="alexnet", input=text)
     assert not at.exception, [e.value for e in at.exception]
     assert message in at.error[0].value
 
 
-def test_paper_check_shows_the_notes_with_reasons() -> None:
-    at = clean(open_page("app/explore.py", model="vgg16", view="paper"))
+def test_paper_check_shows_the_notes_with_reasons(open_page) -> None:
+    at = open_page("app/explore.py", model="vgg16", view="paper")
     table = at.dataframe[0].value
     assert not table["agrees"].all()  # the slide's "96 MB" is not its own list's sum
     assert table["why"][~table["agrees"]].str.len().gt(0).all()
-    at = clean(open_page("app/explore.py", model="resnext50_32x4d", view="paper"))
+    at = open_page("app/explore.py", model="resnext50_32x4d", view="paper")
     assert "no numbers" in at.info[0].value
 
 
-def test_training_memory_follows_batch_and_optimizer() -> None:
-    at = clean(open_page("app/explore.py", model="resnet18", view="memory", batch="32",
-                         optimizer="adam"))
+def test_training_memory_follows_batch_and_optimizer(open_page) -> None:
+    at = open_page("app/explore.py", model="resnet18", view="memory", batch="32",
+                   optimizer="adam")
     table = at.dataframe[0].value.set_index("part")
     params = cnnlib.profile("resnet18").totals["params"]
     assert table.loc["optimizer state", "bytes"] == 2 * 4 * params  # Adam: two moments
 
 
 @pytest.mark.parametrize("view", ["table", "accuracy", "history", "notes"])
-def test_compare_views_with_every_zoo_model(view: str) -> None:
-    at = clean(open_page("app/compare.py", models=",".join(registry.names()), view=view))
+def test_compare_views_with_every_zoo_model(open_page, view: str) -> None:
+    at = open_page("app/compare.py", models=",".join(registry.names()), view=view)
     if view == "table":
         assert len(at.dataframe[0].value) == len(registry.names())
         assert len(at.get("plotly_chart")) == 1
@@ -99,13 +80,13 @@ def test_compare_views_with_every_zoo_model(view: str) -> None:
         assert len(at.get("plotly_chart")) == 1
 
 
-def test_compare_drops_unknown_names_with_a_warning() -> None:
-    at = clean(open_page("app/compare.py", models="vgg16,vgg99"))
+def test_compare_drops_unknown_names_with_a_warning(open_page) -> None:
+    at = open_page("app/compare.py", models="vgg16,vgg99")
     assert "vgg99" in at.warning[0].value
     assert list(at.dataframe[0].value["model"]) == ["vgg16"]
     assert at.query_params["models"] == "vgg16"
 
 
-def test_home_links_every_page() -> None:
-    at = clean(AppTest.from_file(ENTRY, default_timeout=60).run())
+def test_home_links_every_page(open_page) -> None:
+    at = open_page("app/home.py")
     assert len(at.get("page_link")) == 6

@@ -11,20 +11,15 @@ from __future__ import annotations
 
 import itertools
 from fractions import Fraction
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
-from streamlit.testing.v1 import AppTest
 from torch import nn
 
 from cnnlib import layer_lab
 from cnnlib.errors import CnnlibError, InputTooSmallError
 from cnnlib.formulas import short
-
-ENTRY = str(Path(__file__).parent.parent / "streamlit_app.py")
-
 
 # ---------------------------------------------------------------- the slides' cost examples
 
@@ -197,26 +192,11 @@ def test_one_by_one_is_a_linear_layer_at_every_position() -> None:
 # ---------------------------------------------------------------- the page
 
 
-def lab(**params: str) -> AppTest:
-    at = AppTest.from_file(ENTRY, default_timeout=60).run()
-    # a page whose url_path differs from its file name is found only after a first run
-    at.switch_page("app/layer_lab.py")
-    for key, value in params.items():
-        at.query_params[key] = value
-    return at.run()
-
-
-def no_exception(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-
-
 @pytest.mark.parametrize("section,metric", [
     ("conv", "3 x 3 x 2"), ("pool", None), ("1x1", "6 x 6 x 16"), ("inception", "120.4M"),
     ("bottleneck", "589.8K"), ("stack", "200.7K")])
-def test_every_section_renders(section: str, metric: str | None) -> None:
-    at = lab(section=section)
-    no_exception(at)
-    assert not at.error, [e.value for e in at.error]
+def test_every_section_renders(open_page, section: str, metric: str | None) -> None:
+    at = open_page("app/layer_lab.py", section=section)
     assert at.title[0].value == "Layer lab"
     if metric:
         assert at.metric[0].value == metric
@@ -226,33 +206,30 @@ def test_every_section_renders(section: str, metric: str | None) -> None:
     assert at.query_params["section"] == section
 
 
-def test_the_misfit_deep_link_warns() -> None:
-    at = lab(section="conv", n="7", f="3", s="3", p="0")
-    no_exception(at)
+def test_the_misfit_deep_link_warns(open_page) -> None:
+    at = open_page("app/layer_lab.py", section="conv", n="7", f="3", s="3", p="0")
     assert at.metric[0].value == "2 x 2 x 2"
     assert any("Stride 3 does not fit" in w.value and "2.33" in w.value for w in at.warning)
     at.number_input(key="p").set_value(1).run()
-    no_exception(at)
+    assert not at.exception
     assert not at.warning and at.query_params["p"] == "1"
     assert at.metric[0].value == "3 x 3 x 2"
 
 
-def test_a_filter_larger_than_the_padded_input_is_a_message() -> None:
-    at = lab(section="conv", n="3", f="5", p="0")
-    no_exception(at)
+def test_a_filter_larger_than_the_padded_input_is_a_message(open_page) -> None:
+    at = open_page("app/layer_lab.py", clean=False, section="conv", n="3", f="5", p="0")
+    assert not at.exception
     assert any("does not fit the 3x3 input" in e.value for e in at.error), [
         e.value for e in at.error]
-    at = lab(section="conv", n="oops")
-    no_exception(at)
+    at = open_page("app/layer_lab.py", section="conv", n="oops")
     assert any("'oops' is not a whole number" in w.value for w in at.warning)
 
 
-def test_inception_presets_and_unknown_section() -> None:
-    at = lab(section="inception")
+def test_inception_presets_and_unknown_section(open_page) -> None:
+    at = open_page("app/layer_lab.py", section="inception")
     at.button(key="preset-14x14x480 -> 48").click().run()
-    no_exception(at)
+    assert not at.exception
     assert [m.value for m in at.metric[:2]] == ["112.9M", "5.3M"]
     assert at.query_params["inc_cin"] == "480"
-    at = lab(section="nope")
-    no_exception(at)
+    at = open_page("app/layer_lab.py", section="nope")
     assert any("'nope' is not a valid section" in w.value for w in at.warning)

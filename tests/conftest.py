@@ -1,0 +1,34 @@
+"""Shared test helpers: opening a dashboard page headless through Streamlit's AppTest."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ENTRY = str(Path(__file__).parent.parent / "streamlit_app.py")
+
+
+def _open_page(page: str, *, clean: bool = True, **params: str) -> AppTest:
+    """Run ``page`` (e.g. "app/explore.py") with ``params`` in its URL's query string.
+
+    ``clean`` asserts that the page shows no exception and no error message. The app runs
+    once first: st.navigation finds a page whose url_path differs from its file name
+    (layer_lab.py at /layer-lab) only after a first run.
+    """
+    at = AppTest.from_file(ENTRY, default_timeout=120).run()
+    at.switch_page(page)
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    if clean:
+        assert not at.exception, [e.value for e in at.exception]
+        assert not at.error, [e.value for e in at.error]
+    return at
+
+
+@pytest.fixture
+def open_page() -> Callable[..., AppTest]:
+    return _open_page
