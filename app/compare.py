@@ -56,9 +56,17 @@ elif view == "accuracy":
     st.dataframe(points[["model", "top1", "top5", "source"]], hide_index=True)
 elif view == "history":
     history = compare.ilsvrc_history()
-    show(px.bar(history, x="year", y="top5_error_percent", text="network", color="network",
-                labels={"top5_error_percent": "top-5 error (%)"},
-                title="ILSVRC classification: top-5 error by year"), key="history")
+    left, right = st.columns(2)
+    with left:
+        show(px.bar(history, x="year", y="top5_error_percent", text="network",
+                    color="network", labels={"top5_error_percent": "top-5 error (%)"},
+                    title="ILSVRC classification: top-5 error")
+             .update_layout(showlegend=False), key="history")
+    with right:
+        show(px.bar(history, x="year", y="depth", text="network", color="network",
+                    labels={"depth": "depth (weight layers, ours)"},
+                    title="Depth of the winning networks")
+             .update_layout(showlegend=False), key="depth")
     st.dataframe(history, hide_index=True)
 else:
     st.dataframe(compare.comparison_recomputed(), hide_index=True)

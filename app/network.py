@@ -60,9 +60,14 @@ def _dot(key: tuple, detail: str, size: int, _profile: Profile) -> str:
 
 
 def table_view(profile: Profile) -> None:
+    ops, ops_name = ("flops", "FLOPs") if profile.flops else ("macs", "multiply-adds")
     st.dataframe(profile.layers, hide_index=True, height=420,
                  column_config={"memory_bytes": st.column_config.NumberColumn("memory (B)"),
                                 "receptive_field": st.column_config.NumberColumn("RF")})
+    t = profile.totals
+    st.caption(f"Totals: {t['layers']} layers, {t['weight_layers']} with weights, "
+               f"{t['params']:,} parameters, {t[ops]:,} {ops_name}, {t['activations']:,} "
+               f"activation values ({human_bytes(t['memory_bytes'])}).")
     st.download_button("Download CSV", profile.layers.to_csv(index=False),
                        f"{profile.model}-{'x'.join(map(str, profile.input_size))}.csv",
                        "text/csv")

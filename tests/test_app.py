@@ -152,3 +152,12 @@ def test_occlusion_follows_the_chosen_class() -> None:
     no_exception(at)
     assert at.subheader[0].value.startswith(f"'{options[2]}'")
     assert at.query_params["target"] == options[2]
+
+
+@pytest.mark.parametrize("name", registry.names())
+def test_every_zoo_model_predicts_on_a_sample(open_page, name: str) -> None:
+    """The whole path for every network: weights (random offline, labelled), the sample
+    preprocessed to the network's input, a forward pass, the top-5 table."""
+    at = open_page("app/visualize.py", model=name, view="predictions", image="cat")
+    assert "random initialisation" in at.info[0].value
+    assert len(at.dataframe[0].value) == min(5, registry.get(name).num_classes)

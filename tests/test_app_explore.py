@@ -76,8 +76,10 @@ def test_compare_views_with_every_zoo_model(open_page, view: str) -> None:
     if view == "table":
         assert len(at.dataframe[0].value) == len(registry.names())
         assert len(at.get("plotly_chart")) == 1
-    elif view in ("accuracy", "history"):
+    elif view == "accuracy":
         assert len(at.get("plotly_chart")) == 1
+    elif view == "history":
+        assert len(at.get("plotly_chart")) == 2
 
 
 def test_compare_drops_unknown_names_with_a_warning(open_page) -> None:
