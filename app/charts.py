@@ -22,11 +22,14 @@ PER_LAYER = {"memory_bytes": ("Activation memory", "bytes"),
              "flops": ("FLOPs", "FLOPs")}
 
 
-def per_layer(layers: pd.DataFrame, column: str, log: bool = False) -> go.Figure:
+def per_layer(layers: pd.DataFrame, column: str, log: bool = False,
+              legend: bool = True) -> go.Figure:
     """One bar per layer that has a non-zero ``column``, in network order, coloured by stage.
 
     Layers that write into their input (in-place ReLU) allocate nothing and are still shown
-    with their output size, as the slides' tables list them.
+    with their output size, as the slides' tables list them. Layer names are in the hover
+    text, not under the bars: three charts side by side leave no room for them. Several
+    charts share their stage colours, so only one needs the ``legend``.
     """
     title, unit = PER_LAYER[column]
     shown = layers[layers[column] > 0]
@@ -36,8 +39,9 @@ def per_layer(layers: pd.DataFrame, column: str, log: bool = False) -> go.Figure
                  color_discrete_sequence=STAGE_COLOURS,
                  hover_data={"type": True, "output_shape": True, "name": False},
                  labels={column: unit, "name": "layer", "stage": "stage"})
-    fig.update_xaxes(showticklabels=len(shown) <= 30, title=None)
-    fig.update_layout(bargap=0.1, legend={"orientation": "h", "y": -0.15, "title": None})
+    fig.update_xaxes(showticklabels=False, title="layers, input to output")
+    fig.update_layout(bargap=0.1, showlegend=legend,
+                      legend={"orientation": "h", "yanchor": "top", "y": -0.22, "title": None})
     return fig
 
 

@@ -81,9 +81,11 @@ def table_view(profile: Profile) -> None:
 def charts_view(profile: Profile) -> None:
     log = query_select("Scale", ["linear", "log"], "scale", radio=True, horizontal=True) == "log"
     ops = "flops" if profile.flops else "macs"
-    for col, column in zip(st.columns(3), ("memory_bytes", "params", ops), strict=True):
+    for i, (col, column) in enumerate(zip(st.columns(3), ("memory_bytes", "params", ops),
+                                          strict=True)):
         with col:
-            show(charts.per_layer(profile.layers, column, log), key=f"chart-{column}")
+            show(charts.per_layer(profile.layers, column, log, legend=i == 0),
+                 key=f"chart-{column}")
     for sentence in insights.sentences(profile):
         st.markdown(f"- {sentence}")
 
