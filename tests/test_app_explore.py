@@ -3,11 +3,17 @@ deep links are honoured and written back; bad input is a message, never an excep
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 import cnnlib
 from cnnlib import graph
 from cnnlib.models import registry
+
+ENTRY = str(Path(__file__).parent.parent / "streamlit_app.py")
 
 
 @pytest.mark.parametrize("name", registry.names())
@@ -92,3 +98,14 @@ def test_compare_drops_unknown_names_with_a_warning(open_page) -> None:
 def test_home_links_every_page(open_page) -> None:
     at = open_page("app/home.py")
     assert len(at.get("page_link")) == 6
+
+
+def test_the_first_view_loads_no_torch() -> None:
+    """Hosted Streamlit: the entry and Home stay light; torch loads with the first page that
+    analyses a model. A fresh process, since this one has long imported torch."""
+    code = ("import sys; from streamlit.testing.v1 import AppTest; "
+            f"at = AppTest.from_file({ENTRY!r}).run(); assert not at.exception; "
+            "print(sorted(m for m in ('torch', 'torchvision', 'pandas') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(ENTRY).parent)
+    assert "torch" not in out.stdout.splitlines()[-1], out.stdout
