@@ -49,9 +49,9 @@ def graph_view(profile: Profile, key: tuple) -> None:
                          for kind, colour in graph.legend().items()), unsafe_allow_html=True)
     a, b = st.columns(2)
     a.download_button("Download DOT", dot, f"{profile.model}.dot", "text/vnd.graphviz")
-    svg = graph.svg(dot)
-    if svg is not None:
-        b.download_button("Download SVG", svg, f"{profile.model}.svg", "image/svg+xml")
+    if graph.svg_available():  # laid out on click: dot takes seconds on the largest graphs
+        b.download_button("Download SVG", lambda: graph.svg(dot), f"{profile.model}.svg",
+                          "image/svg+xml")
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
@@ -99,8 +99,8 @@ def memory_view(profile: Profile) -> None:
                                  default="sgd_momentum", format_func=OPTIMIZERS.get)
     table = insights.training_memory(profile, batch, optimizer)
     st.dataframe(table, hide_index=True)
-    show(px.bar(table, x="part", y="bytes", title=f"Training memory, batch {batch}"),
-         key="memory")
+    show(px.bar(table[table["part"] != "total"], x="part", y="bytes",
+                title=f"Training memory, batch {batch}"), key="memory")
 
 
 def views(profile: Profile, key: tuple, extra: dict[str, tuple[str, Callable[[], None]]]

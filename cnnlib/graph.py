@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib.util
 import itertools
 import re
 import shutil
@@ -684,13 +685,17 @@ def to_dot(profile: Profile, detail: str = "layers", *, font_size: int = 14,
     return render(build(profile, detail), font_size=font_size, rankdir=rankdir)
 
 
+def svg_available() -> bool:
+    """Whether :func:`svg` can work here: the Graphviz ``dot`` program and the ``graphviz``
+    package are both present (the browser draws the graph without either)."""
+    return shutil.which("dot") is not None and importlib.util.find_spec("graphviz") is not None
+
+
 def svg(dot_text: str) -> bytes | None:
-    """``dot_text`` laid out as SVG, or None where the Graphviz ``dot`` program is missing (the
-    page then shows only the browser's rendering) or the ``graphviz`` package is."""
-    if shutil.which("dot") is None:
+    """``dot_text`` laid out as SVG, or None where :func:`svg_available` is false (the page
+    then shows only the browser's rendering)."""
+    if not svg_available():
         return None
-    try:
-        import graphviz  # the app's extra: only the download needs it
-    except ImportError:
-        return None
+    import graphviz  # the download's extra: only this needs it
+
     return graphviz.Source(dot_text).pipe(format="svg")
