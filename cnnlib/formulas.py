@@ -445,8 +445,9 @@ def explain(calc: Calc, bytes_per_element: int = 4) -> dict[str, str]:
     lines["params"] = (f"{_sum_of_products(calc.params_terms)} = {calc.params:,}"
                        if calc.params_terms else "0 (no weights)")
     mem = elements * bytes_per_element
-    lines["memory"] = (f"{'*'.join(str(d) for d in out_dims)}*{bytes_per_element} B = "
-                       f"{mem:,} B = {human_bytes(mem)}")
+    lines["memory"] = f"{'*'.join(str(d) for d in out_dims)}*{bytes_per_element} B = {mem:,} B"
+    if mem >= 1024:  # under a KB the human form would repeat the bytes
+        lines["memory"] += f" = {human_bytes(mem)}"
     if calc.macs_terms:
         macs = f"{_sum_of_products(calc.macs_terms)} = {calc.macs:,}"
     else:

@@ -308,6 +308,8 @@ def test_explain_fills_in_the_formula() -> None:
     assert text["memory"] == "64*56*56*4 B = 802,816 B = 784 KB"
     assert text["macs"] == "64*56*56*3*11*11 = 72,855,552"
     assert text["receptive_field"] == "1 + (11 - 1)*1 = 11; jump 1*4 = 4"
+    assert result.explain("classifier.6")["memory"] == "1000*4 B = 4,000 B = 3.91 KB"
+    assert cnnlib.profile("lenet5").explain(-1)["memory"] == "10*4 B = 40 B"  # said once
 
 
 def test_a_stride_that_does_not_tile_is_a_warning() -> None:
