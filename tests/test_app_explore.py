@@ -109,3 +109,9 @@ def test_the_first_view_loads_no_torch() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(ENTRY).parent)
     assert "torch" not in out.stdout.splitlines()[-1], out.stdout
+
+
+def test_text_in_a_number_field_is_a_warning_with_the_default(open_page) -> None:
+    at = open_page("app/explore.py", model="resnet18", view="memory", batch="lots")
+    assert "'lots' is not a whole number for Batch size; using 128" in at.warning[0].value
+    assert at.number_input(key="batch").value == 128
