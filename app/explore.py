@@ -6,6 +6,7 @@ training it would take in memory. Settings live in the URL
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 import cnnlib
@@ -24,7 +25,7 @@ def analysed(name: str, size: tuple[int, int, int], flops: bool) -> Profile:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def checked(name: str):
+def checked(name: str) -> pd.DataFrame | None:
     return paper_check.check(name)
 
 
