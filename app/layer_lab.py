@@ -82,22 +82,23 @@ def grid_figure(arith: layer_lab.ConvArithmetic) -> go.Figure:
     return fig
 
 
+def number_row(*fields: tuple[str, str, int, int, int]) -> list[int]:
+    """A row of whole-number inputs mirrored in the URL, each ``(label, key, default, min,
+    max)``, in six columns so that every section's settings line up."""
+    values = []
+    for col, (label, key, default, low, high) in zip(st.columns(6), fields, strict=False):
+        with col:
+            values.append(query_int(label, key, default, low, high, slider=False))
+    return values
+
+
 def conv_section() -> None:
     st.caption("K filters of F x F x D slide over an N x N x D input with stride S, after P "
                "rows and columns of zeros are added on each side.")
-    cols = st.columns(6)
-    with cols[0]:
-        n = query_int("N (input size)", "n", 7, 1, 256, slider=False)
-    with cols[1]:
-        f = query_int("F (filter size)", "f", 3, 1, 32, slider=False)
-    with cols[2]:
-        s = query_int("S (stride)", "s", 2, 1, 16, slider=False)
-    with cols[3]:
-        p = query_int("P (padding)", "p", 0, 0, 16, slider=False)
-    with cols[4]:
-        k = query_int("K (filters)", "k", 2, 1, 4096, slider=False)
-    with cols[5]:
-        d = query_int("D (input depth)", "d", 3, 1, 4096, slider=False)
+    n, f, s, p, k, d = number_row(
+        ("N (input size)", "n", 7, 1, 256), ("F (filter size)", "f", 3, 1, 32),
+        ("S (stride)", "s", 2, 1, 16), ("P (padding)", "p", 0, 0, 16),
+        ("K (filters)", "k", 2, 1, 4096), ("D (input depth)", "d", 3, 1, 4096))
     try:
         arith = layer_lab.conv_arithmetic(n, f, s, p, k, d)
     except CnnlibError as exc:
@@ -150,11 +151,7 @@ def pool_styles(values: pd.DataFrame, colour_of: list[list[int]], winner: list[l
 def pool_section() -> None:
     st.caption("Max pooling keeps the largest value of each window: no weights, the depth "
                "unchanged. The slides' example: 2x2 filters with stride 2.")
-    cols = st.columns(6)
-    with cols[0]:
-        kernel = query_int("Window", "pool_k", 2, 1, 4, slider=False)
-    with cols[1]:
-        stride = query_int("Stride", "pool_s", 2, 1, 4, slider=False)
+    kernel, stride = number_row(("Window", "pool_k", 2, 1, 4), ("Stride", "pool_s", 2, 1, 4))
     try:
         pooled = layer_lab.max_pool_example(kernel=kernel, stride=stride)
     except CnnlibError as exc:
@@ -182,13 +179,9 @@ def pool_section() -> None:
 
 
 def one_by_one_section() -> None:
-    cols = st.columns(6)
-    with cols[0]:
-        h = query_int("H (= W)", "nin_h", 6, 1, 256, slider=False)
-    with cols[1]:
-        c_in = query_int("C_in (channels)", "nin_c", 32, 1, 4096, slider=False)
-    with cols[2]:
-        k = query_int("K (filters)", "nin_k", 16, 1, 4096, slider=False)
+    h, c_in, k = number_row(("H (= W)", "nin_h", 6, 1, 256),
+                            ("C_in (channels)", "nin_c", 32, 1, 4096),
+                            ("K (filters)", "nin_k", 16, 1, 4096))
     nin = layer_lab.one_by_one(h, c_in, k)
     a, b, c = st.columns(3)
     a.metric("Output", f"{nin.h} x {nin.h} x {nin.k}", border=True)
@@ -249,26 +242,20 @@ def inception_section() -> None:
         col.button(f"Slides: {name}", on_click=set_inception, args=(values,),
                    key=f"preset-{name}")
     default = next(iter(layer_lab.INCEPTION_EXAMPLES.values()))
-    cols = st.columns(6)
     labels = {"h": "H (= W)", "c_in": "C_in", "c_out": "C_out (5x5)",
               "reduce": "1x1 reduce to"}
-    values = {}
-    for col, (arg, key) in zip(cols, INCEPTION_KEYS.items(), strict=False):
-        with col:
-            values[arg] = query_int(labels[arg], key, default[arg], 1, 2048, slider=False)
-    comparison(layer_lab.inception_cost(**values), "multiply-adds")
+    values = number_row(*((labels[arg], key, default[arg], 1, 2048)
+                          for arg, key in INCEPTION_KEYS.items()))
+    comparison(layer_lab.inception_cost(**dict(zip(INCEPTION_KEYS, values, strict=True))),
+               "multiply-adds")
 
 
 def bottleneck_section() -> None:
     st.caption("ResNet-50/101/152's block: a 1x1 conv shrinks the channels, the 3x3 works on "
                "few, another 1x1 restores them (weights only, no biases, as the slides).")
-    cols = st.columns(6)
-    with cols[0]:
-        channels = query_int("Channels", "res_c", 256, 1, 4096, slider=False)
-    with cols[1]:
-        width = query_int("Bottleneck width", "res_w", 64, 1, 4096, slider=False)
-    with cols[2]:
-        h = query_int("H (= W, for the MACs)", "res_h", 56, 1, 512, slider=False)
+    channels, width, h = number_row(("Channels", "res_c", 256, 1, 4096),
+                                    ("Bottleneck width", "res_w", 64, 1, 4096),
+                                    ("H (= W, for the MACs)", "res_h", 56, 1, 512))
     comparison(layer_lab.resnet_bottleneck_cost(channels, width, h), "parameters")
 
 
@@ -276,13 +263,9 @@ def stack_section() -> None:
     st.caption("VGG's argument: n stacked 3x3 convs see the same patch as one (2n+1)x(2n+1) "
                "conv (receptive fields computed by cnnlib.profile), with fewer weights and "
                "n - 1 more non-linearities. C maps in and out, no biases.")
-    cols = st.columns(6)
-    with cols[0]:
-        channels = query_int("C (channels)", "vgg_c", 64, 1, 4096, slider=False)
-    with cols[1]:
-        n = query_int("n (stacked 3x3 convs)", "vgg_n", 3, 1, 10, slider=False)
-    with cols[2]:
-        h = query_int("H (= W, for the MACs)", "vgg_h", 56, 1, 512, slider=False)
+    channels, n, h = number_row(("C (channels)", "vgg_c", 64, 1, 4096),
+                                ("n (stacked 3x3 convs)", "vgg_n", 3, 1, 10),
+                                ("H (= W, for the MACs)", "vgg_h", 56, 1, 512))
     comparison(layer_lab.stacked_3x3_cost(channels, n, h), "parameters")
 
 
