@@ -75,14 +75,14 @@ class _Site:
 def _sites(text: str, profile: Profile) -> list[_Site]:
     """The net's top-level modules in order, each tied to its token.
 
-    The SpecNet's ``origins`` say which token made which module; rebuilding on the meta device
-    is cheap and keeps the spec's naming rules in one place (spec.py), not copied here. An
+    The SpecNet's ``origins`` say which token made which module; building it again on the
+    meta device (no second analysis) keeps the spec's naming rules in one place (spec.py). An
     fc on a feature map is two modules, a flatten and the Linear; its site is the Linear's.
     """
-    net = spec.build_from_spec(text, profile.input_size, device="meta")
+    net = spec.meta_net(text, profile.input_size)
     rows: dict[str, list[Row]] = {}
     for r in profile.rows:
-        rows.setdefault(r.name.split(".")[0], []).append(r)
+        rows.setdefault(spec.top_module(r.name), []).append(r)
     image = (1, *profile.input_size)
     sites = []
     for name, layer in net.origins.items():

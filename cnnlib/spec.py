@@ -627,14 +627,14 @@ def _assemble(text: str, layers: list[Layer], size: tuple[int, int, int], device
         return _Assembler(text, size).build(layers)
 
 
-def _top(row_name: str) -> str:
+def top_module(row_name: str) -> str:
     """The top-level module of an analysis row ("res3.conv1" -> "res3"): a key of origins."""
     return row_name.split(".")[0]
 
 
 def _culprit(net: SpecNet, exc: CnnlibError) -> Layer | None:
     """The token whose module the analysis error names (its ``layer``: "res3.conv1")."""
-    return net.origins.get(_top(getattr(exc, "layer", "") or ""))
+    return net.origins.get(top_module(getattr(exc, "layer", "") or ""))
 
 
 def _profile(net: SpecNet, size: tuple[int, int, int], flops: bool = False) -> analysis.Profile:
@@ -660,6 +660,12 @@ def _input_size(value: Any) -> tuple[int, int, int]:
         raise SpecError(f"Input {analysis.format_shape(size)} is too large for a spec: at most "
                         f"{MAX_SIDE} pixels a side ({_LIMIT_WHY}).", str(value), -1)
     return size
+
+
+def meta_net(text: str, input_size: Any = DEFAULT_INPUT) -> SpecNet:
+    """The net ``text`` describes, built on the meta device and not analysed: its ``origins``
+    tie modules to tokens for whoever already holds the analysis (:func:`profile_spec`)."""
+    return _assemble(text, parse(text), _input_size(input_size), "meta")
 
 
 def _checked(text: str, input_size: Any, flops: bool = False
@@ -689,7 +695,7 @@ def build_from_spec(text: str, input_size: Any = DEFAULT_INPUT, device: str = "c
     if total > MAX_BUILD_PARAMS:
         per_layer: Counter[str] = Counter()
         for row in result.rows:
-            per_layer[_top(row.name)] += row.calc.params
+            per_layer[top_module(row.name)] += row.calc.params
         name, params = per_layer.most_common(1)[0]
         layer = net.origins[name]
         raise _error(layer.token, layer.position, f"too big to build for real: {params:,} of the "
@@ -710,7 +716,7 @@ def profile_spec(text: str, input_size: Any = DEFAULT_INPUT, *, flops: bool = Fa
     warnings = []
     for row in result.rows:
         if row.calc.warning:
-            layer = net.origins[_top(row.name)]
+            layer = net.origins[top_module(row.name)]
             warnings.append(f"{_show(layer.token)} at {layer.position} ({row.name}): "
                             f"{row.calc.warning}")
     return dataclasses.replace(result, model="spec", warnings=warnings)
