@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-import cnnlib
 from app import network
 from app.widgets import query_select
 from cnnlib import compare, design_rules, spec
@@ -29,20 +28,9 @@ def analysed(text: str, size: str) -> Profile:
     return spec.profile_spec(text, size)
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
-def zoo_profile(name: str) -> Profile:
-    return cnnlib.profile(name)
-
-
 def load_example(name: str) -> None:
     st.session_state["spec"] = spec.EXAMPLES[name]
     st.session_state["input"] = format_shape(spec.EXAMPLE_INPUTS[name])
-    sync()
-
-
-def sync() -> None:
-    st.query_params["spec"] = st.session_state["spec"]
-    st.query_params["input"] = st.session_state["input"]
 
 
 def pointed(text: str, position: int) -> str:
@@ -65,7 +53,7 @@ def hints_view(text: str, profile: Profile) -> None:
 def diff_view(profile: Profile) -> None:
     other = query_select("Compare with", registry.names(), "vs", default="vgg16",
                          format_func=lambda n: f"{registry.get(n).family} · {n}")
-    theirs = zoo_profile(other)
+    theirs = network.zoo_profile(other)
     mine, t = profile.totals, theirs.totals
     st.markdown(f"**Your net**: {short(mine['params'])} parameters, {short(mine['macs'])} "
                 f"multiply-adds, depth {mine['depth']}. **{other}**: {short(t['params'])} "
@@ -92,11 +80,11 @@ st.pills("Examples", list(spec.EXAMPLES), key="example", selection_mode="single"
          if st.session_state["example"] else None)
 left, right = st.columns([4, 1])
 with left:
-    text = st.text_area("Network", key="spec", height=220, on_change=sync,
+    text = st.text_area("Network", key="spec", height=220,
                         help="Ctrl+Enter (or click outside) to analyse.")
 with right:
-    size = st.text_input("Input (C x H x W)", key="input", on_change=sync)
-sync()
+    size = st.text_input("Input (C x H x W)", key="input")
+st.query_params["spec"], st.query_params["input"] = text, size  # a shareable link
 
 try:
     profile = analysed(text, size)

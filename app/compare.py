@@ -18,11 +18,6 @@ QUANTITIES = {"params": "parameters", "macs": "multiply-adds", "memory_bytes":
               "activation memory (bytes)", "depth": "depth (weight layers)"}
 
 
-@st.cache_data(max_entries=32, show_spinner="Analysing...")
-def table_of(names: tuple[str, ...]):
-    return compare.compare_table(list(names))
-
-
 st.title("Compare networks")
 names = query_multi("Networks", registry.names(), "models", CLASSICS)
 view = query_select("View", ["table", "accuracy", "history", "notes"], "view", radio=True,
@@ -35,7 +30,7 @@ if not names and view in ("table", "accuracy"):
     st.stop()
 
 if view == "table":
-    table = table_of(tuple(names))
+    table = compare.compare_table(names)  # cached in cnnlib per list of names
     st.dataframe(table, hide_index=True)
     log = query_select("Scale", ["linear", "log"], "scale", radio=True,
                        horizontal=True) == "log"

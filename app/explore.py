@@ -13,15 +13,9 @@ import cnnlib
 from app import network
 from app.widgets import query_select, query_text
 from cnnlib import paper_check
-from cnnlib.analysis import Profile, format_shape
+from cnnlib.analysis import format_shape
 from cnnlib.errors import CnnlibError
 from cnnlib.models import registry
-
-
-@st.cache_resource(max_entries=64, show_spinner="Analysing...")
-def analysed(name: str, size: tuple[int, int, int], flops: bool) -> Profile:
-    """Shared by every session: a Profile is never modified after it is made."""
-    return cnnlib.profile(name, size, flops=flops)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -64,7 +58,7 @@ st.caption(f"**{info.description}** {info.paper}")
 
 try:
     size = cnnlib.parse_input_size(text, info.input_size[0])
-    profile = analysed(name, size, units == "flops")
+    profile = network.zoo_profile(name, size, units == "flops")
 except CnnlibError as exc:
     st.error(str(exc))
     st.stop()

@@ -12,6 +12,7 @@ from collections.abc import Callable
 import plotly.express as px
 import streamlit as st
 
+import cnnlib
 from app import charts
 from app.style import font_size, show
 from app.widgets import query_int, query_select
@@ -21,6 +22,14 @@ from cnnlib.formulas import human_bytes, short
 
 VIEWS = {"graph": "Graph", "table": "Table", "charts": "Charts", "memory": "Training memory"}
 OPTIMIZERS = {"sgd": "SGD", "sgd_momentum": "SGD with momentum", "adam": "Adam"}
+
+
+@st.cache_resource(max_entries=64, show_spinner="Analysing...")
+def zoo_profile(name: str, size: tuple[int, int, int] | None = None,
+                flops: bool = False) -> Profile:
+    """A zoo model's analysis (at its own input size by default), shared by every session and
+    page: a Profile is never modified after it is made."""
+    return cnnlib.profile(name, size, flops=flops)
 
 
 def totals(profile: Profile) -> None:
