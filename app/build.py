@@ -12,7 +12,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import network
-from app.widgets import query_select
+from app.widgets import plain, query_select
 from cnnlib import compare, design_rules, spec
 from cnnlib.analysis import Profile, format_shape
 from cnnlib.errors import CnnlibError, SpecError
@@ -89,12 +89,12 @@ st.query_params["spec"], st.query_params["input"] = text, size  # a shareable li
 try:
     profile = analysed(text, size)
 except SpecError as exc:
-    st.error(str(exc))
+    st.error(plain(str(exc)))
     if exc.position >= 0:
         st.code(pointed(text, exc.position), language=None)
     st.stop()
 except CnnlibError as exc:
-    st.error(str(exc))
+    st.error(plain(str(exc)))
     st.stop()
 network.views(profile, ("spec", text, size), extra={
     "hints": ("Design hints", lambda: hints_view(text, profile)),

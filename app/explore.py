@@ -11,7 +11,7 @@ import streamlit as st
 
 import cnnlib
 from app import network
-from app.widgets import query_select, query_text
+from app.widgets import plain, query_select, query_text
 from cnnlib import paper_check
 from cnnlib.analysis import format_shape
 from cnnlib.errors import CnnlibError
@@ -60,7 +60,7 @@ try:
     size = cnnlib.parse_input_size(text, info.input_size[0])
     profile = network.zoo_profile(name, size, units == "flops")
 except CnnlibError as exc:
-    st.error(str(exc))
+    st.error(plain(str(exc)))
     st.stop()
 network.views(profile, (name, size, units),
               extra={"paper": ("Paper check", lambda: paper_view(name))})

@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app.style import show
-from app.widgets import query_int, query_select
+from app.widgets import plain, query_int, query_select
 from cnnlib import layer_lab
 from cnnlib.errors import CnnlibError
 from cnnlib.formulas import short
@@ -34,11 +34,6 @@ MAX_DRAWN = 64
 MAX_OUTLINED = 8
 #: Inception inputs in the URL, by layer_lab.inception_cost's argument names.
 INCEPTION_KEYS = {"h": "inc_h", "c_in": "inc_cin", "c_out": "inc_cout", "reduce": "inc_reduce"}
-
-
-def plain(text: str) -> str:
-    """Text for a markdown element, with the '*' of formulas kept (not read as emphasis)."""
-    return text.replace("*", "\\*")
 
 
 def formulas_list(explain: dict[str, str], keys: tuple[str, ...]) -> None:

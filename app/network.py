@@ -15,7 +15,7 @@ import streamlit as st
 import cnnlib
 from app import charts
 from app.style import font_size, show
-from app.widgets import query_int, query_select
+from app.widgets import plain, query_int, query_select
 from cnnlib import graph, insights
 from cnnlib.analysis import Profile
 from cnnlib.formulas import human_bytes, short
@@ -133,4 +133,4 @@ def views(profile: Profile, key: tuple, extra: dict[str, tuple[str, Callable[[],
     if profile.warnings:
         with st.expander(f"{len(profile.warnings)} remark(s) on this network at this input"):
             for warning in profile.warnings:
-                st.markdown(f"- {warning}".replace("*", r"\*"))  # formulas, not emphasis
+                st.markdown(f"- {plain(warning)}")

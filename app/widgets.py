@@ -16,6 +16,14 @@ import streamlit as st
 T = TypeVar("T")
 
 
+def plain(text: str) -> str:
+    """cnnlib's text for a markdown element (st.error, st.markdown...): the '*' of its
+    formulas ("2*3*3") kept, not read as emphasis. Inside `code spans` (a spec's tokens) a
+    '*' is literal already, so those are left as they are."""
+    parts = text.split("`")
+    return "`".join(p if i % 2 else p.replace("*", "\\*") for i, p in enumerate(parts))
+
+
 def session_memo(key: tuple, compute: Callable[[], T], keep: int = 8) -> T:
     """``compute()`` once per ``key`` for this browser session.
 
