@@ -79,6 +79,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
                           batch_size=args.batch_size, recipe=args.recipe, device=args.device,
                           out=args.out, limit_train=args.limit_train, compile=args.compile,
                           resume=args.resume, stop=stop, on_progress=train.ProgressPrinter(),
+                          test_subset=args.test_subset, precision=args.precision,
                           note=args.note)
     print(run)
     if stop.signum is not None:  # stopped cleanly, but say which signal, as a shell would
@@ -111,6 +112,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     fit.add_argument("--out", help="the run folder (default: runs/<time>-<random>)")
     fit.add_argument("--limit-train", type=int, help="train on this many images only")
     fit.add_argument("--compile", action="store_true", help="torch.compile each model")
+    fit.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto",
+                     help="auto: bfloat16 autocast on a GPU or a CPU with bfloat16 hardware")
+    fit.add_argument("--test-subset", type=int, help="evaluate epochs before the last on this "
+                     "many test images (the last on all)")
     fit.add_argument("--resume", action="store_true", help="continue the run in --out")
     fit.add_argument("--note", default="", help="free text kept in config.json")
     args = parser.parse_args(argv)

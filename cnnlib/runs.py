@@ -10,7 +10,9 @@ recorded last week, or was copied from another machine. Layout of ``runs/<id>/``
 - ``metrics.jsonl``: one JSON record a line, appended and fsync'ed one at a time, so a kill
   loses at most the line being written, which :func:`read_metrics` skips. Per model and
   evaluation: ``{"model", "epoch", "step", "train_loss", "train_error", "test_error",
-  "images_per_s", "seconds"}`` (errors are fractions; ``seconds`` since the run started).
+  "test_images", "images_per_s", "seconds"}`` (errors are fractions; ``train_error`` is the
+  running mean over the epoch's augmented batches; ``test_images`` how many test images the
+  error is over; ``seconds`` since the run started).
   Events: ``{"model", "event": "diverged", "step", "epoch", "message"}``, and at the end
   ``{"event": "stopped" | "finished", "epoch", "step", "seconds"}``.
 - ``checkpoints/<model>-best.pt`` and ``<model>-final.pt``: cnnlib checkpoints
@@ -47,7 +49,7 @@ if TYPE_CHECKING:
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
 METRIC_KEYS = ("model", "epoch", "step", "train_loss", "train_error", "test_error",
-               "images_per_s", "seconds")
+               "test_images", "images_per_s", "seconds")
 END_EVENTS = ("stopped", "finished")
 FILTER_ZOOM = 8
 # A run with no end event is "incomplete" (it crashed) once nothing was written for this long,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import signal
 import subprocess
 import sys
@@ -122,8 +123,8 @@ def test_records_follow_the_schema(recorded) -> None:
     for r in records[:-1]:
         assert tuple(r) == runs.METRIC_KEYS
         assert r["model"] in MODELS and isinstance(r["model"], str)
-        assert all(type(r[k]) is int for k in ("epoch", "step"))
-        assert all(type(r[k]) is float for k in runs.METRIC_KEYS[3:])
+        assert all(type(r[k]) is int for k in ("epoch", "step", "test_images"))
+        assert all(type(r[k]) is float for k in runs.METRIC_KEYS[3:] if k != "test_images")
         assert all(0 <= r[k] <= 1 for k in ("train_error", "test_error"))
         assert r["train_loss"] >= 0 and r["images_per_s"] > 0 and r["seconds"] > 0
         assert r["step"] == r["epoch"] * 12
@@ -136,7 +137,7 @@ def test_the_run_folder(recorded, easy: Dataset) -> None:
     config = runs.read_config(run)
     assert config["models"] == MODELS and config["epochs"] == EPOCHS
     assert config["recipe"] == {**vars(RECIPES["paper"]), "batch_size": BATCH,
-                                "milestones": [0.5, 0.75]}
+                                "lr": 0.1 * BATCH / 128, "milestones": [0.5, 0.75]}
     assert config["device"] == "cpu" and config["gpu"] is None
     assert config["torch"] == torch.__version__ and config["note"] == "the reference run"
     assert config["seed"] == 0 and config["limit_train"] is None and config["created"]
@@ -356,3 +357,24 @@ def test_bad_command_lines_exit_2_with_one_line(args: list[str], message: str,
     assert cli.main(["train", *args, "--device", "cpu"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(message) and err.count("\n") == 1
+
+
+def test_a_batch_size_scales_the_recipes_learning_rate_linearly() -> None:
+    """Goyal et al. 2017: quick is 0.4 at its 512, so 0.1 at 128; paper is 0.1 at 128."""
+    assert train._recipe("quick", 128).lr == pytest.approx(0.1)
+    assert train._recipe("paper", 512).lr == pytest.approx(0.4)
+    assert train._recipe("quick", None).lr == RECIPES["quick"].lr
+
+
+def test_precision_follows_the_hardware_and_a_test_subset_labels_its_records(
+        easy: Dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    assert train.default_precision(torch.device("cpu")) == "fp32"
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+    assert train.default_precision(torch.device("cpu")) == "bf16"
+    run = run_easy(easy, tmp_path / "sub", epochs=2, test_subset=5, precision="auto")
+    config = runs.read_config(run)
+    assert config["precision"] == "bf16" and config["test_subset"] == 5
+    assert config["cores"] == os.cpu_count() and config["cpu"]
+    counts = [r["test_images"] for r in runs.read_metrics(run) if "test_images" in r]
+    assert counts == [5] * len(MODELS) + [len(easy.test_y)] * len(MODELS)  # all at the end
