@@ -153,7 +153,7 @@ class Preset:
 
 
 PRESETS = {
-    "cpu-lesson": Preset("cpu-lesson", "Fig. 6 in ten minutes (CPU)", FIG6, "quick", epochs=3,
+    "cpu-lesson": Preset("cpu-lesson", "Fig. 6 in ten minutes (CPU)", FIG6, "quick", epochs=4,
                          batch_size=128, limit_train=10_000, test_subset=2_000),
     "gpu": Preset("gpu", "Fig. 6, 30 epochs on all 50,000 images (GPU)", FIG6, "quick",
                   epochs=30),
