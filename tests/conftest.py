@@ -1,7 +1,9 @@
-"""Shared test helpers: opening a dashboard page headless through Streamlit's AppTest."""
+"""Shared test helpers: opening a dashboard page headless through Streamlit's AppTest, and
+the rule for the real-browser tests' Chromium."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,3 +34,18 @@ def _open_page(page: str, *, clean: bool = True, **params: str) -> AppTest:
 @pytest.fixture
 def open_page() -> Callable[..., AppTest]:
     return _open_page
+
+
+def require_chromium() -> str:
+    """Debian's Chromium for a real-browser test module: without it the module skips, except
+    with ``CNNLIB_REQUIRE_BROWSER=1`` (set by CI), where a missing browser is a failure."""
+    from app.bench import CHROMIUM
+
+    if CHROMIUM is None:
+        if os.environ.get("CNNLIB_REQUIRE_BROWSER") == "1":
+            pytest.fail("Chromium is missing: install Debian's 'chromium' package (.ci/run "
+                        "does).", pytrace=False)
+        pytest.skip("no Chromium on this machine (apt-get install chromium)",
+                    allow_module_level=True)
+    pytest.importorskip("playwright.sync_api")
+    return CHROMIUM
