@@ -37,6 +37,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from app import warm
 from cnnlib import bench, spec
 from cnnlib.models import registry
 
@@ -266,6 +267,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _pages_main(names: list[str]) -> None:
+    warm.skip()  # first views before the model is cached: what the warm-up would hide
     _view("app/explore.py", model="lenet5")  # warm: imports, the first session
     times = {name: [_view("app/explore.py", model=name, view=view) * 1000
                     for view in ("graph", "table", "charts", "memory", "paper")]

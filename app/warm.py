@@ -28,6 +28,12 @@ def start() -> None:
             _started.set()
 
 
+def skip() -> None:
+    """Never warm up in this process: for measuring cold first views (``app.bench pages``)
+    and for tests that count traces, which a background thread would disturb."""
+    _started.set()
+
+
 def _warm() -> None:
     import cnnlib  # here: importing this module must stay free of torch
     from cnnlib.errors import CnnlibError

@@ -10,6 +10,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app import warm
+
+# No background warm-up in the test process: tests that count traces or clear cnnlib's caches
+# would see its work (tests/test_app_server.py tests the warm-up itself, test_load.py a real
+# server with it).
+warm.skip()
 ENTRY = str(Path(__file__).parent.parent / "streamlit_app.py")
 
 

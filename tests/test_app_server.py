@@ -31,7 +31,7 @@ def test_the_warm_up_profiles_every_zoo_model_once_and_pages_then_reuse_it(
 def test_the_warm_up_starts_one_background_thread_per_process(
         monkeypatch: pytest.MonkeyPatch) -> None:
     started: list[str] = []
-    monkeypatch.setattr(warm, "_started", threading.Event())
+    monkeypatch.setattr(warm, "_started", threading.Event())  # conftest skipped the real one
     monkeypatch.setattr(warm, "_warm", lambda: started.append("warm"))
     threads = [threading.Thread(target=warm.start) for _ in range(8)]
     for t in threads:
