@@ -299,3 +299,11 @@ def test_the_dashboard_default_budget_holds_one_vgg_but_not_two() -> None:
         vgg16 = cnnlib.build("vgg16")
     size = sum(p.numel() * 4 for p in vgg16.parameters())
     assert size <= weights.DEFAULT_BUDGET_BYTES < 2 * size
+
+
+def test_a_reference_table_read_by_one_caller_cannot_be_changed_for_the_next() -> None:
+    from cnnlib import reference
+
+    mine = reference.table("comparison")
+    mine.loc[0, "network"] = "changed"
+    assert reference.table("comparison").loc[0, "network"] != "changed"
