@@ -1,29 +1,79 @@
-"""Page benchmark: ``python -m app.bench`` (it drives Streamlit, so it lives with the pages,
-not in cnnlib.bench, which never imports streamlit).
+"""Dashboard benchmarks (they drive Streamlit, so they live with the pages, not in
+cnnlib.bench, which never imports streamlit).
 
-For every zoo model it times the first view of ``/explore`` (graph), then its table and
-charts views, in a warm app: the imports are done and one other model has been shown, but
-this model's analysis is not cached yet; that is what a student picking a new network waits
-for. Beside each figure, measured in the same run, the peer: ``torchinfo.summary`` of the same
-model, the per-layer table a page built on torchinfo would need before drawing anything.
-It then opens Compare (every view, all models), Layer lab, Build (every example) and Home and
-reports the resident memory of the process that served them all (AppTest runs the pages in
-this process, as the server would).
+``python -m app.bench`` (or ``python -m app.bench pages``): for every zoo model it times the
+first view of ``/explore`` (graph), then its table and charts views, in a warm app: the
+imports are done and one other model has been shown, but this model's analysis is not cached
+yet; that is what a student picking a new network waits for. Beside each figure, measured in
+the same run, the peer: ``torchinfo.summary`` of the same model, the per-layer table a page
+built on torchinfo would need before drawing anything. It then opens Compare (every view, all
+models), Layer lab, Build (every example) and Home and reports the resident memory of the
+process that served them all (AppTest runs the pages in this process, as the server would).
+
+``python -m app.bench load --sessions 30``: a class on one link. One real ``streamlit run``
+server, one headless Chromium with that many sessions (browser contexts), each opening one of
+:data:`HEAVY_VIEWS` at the same moment; then one more session on Visualize with VGG-16. It
+prints the wall time until every session has settled, the slowest session, the CPU seconds
+the server itself spent (its own work, whatever the browsers cost), its peak resident memory,
+and beside them the baseline measured in the same run: a fresh process that only imports
+torch and torchvision. The suite's load test (tests/test_load.py) runs the same with 8.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
+import shutil
+import socket
+import subprocess
+import sys
 import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from app import warm
 from cnnlib import bench, spec
 from cnnlib.models import registry
 
-ENTRY = str(Path(__file__).parent.parent / "streamlit_app.py")
+ROOT = Path(__file__).parent.parent
+ENTRY = str(ROOT / "streamlit_app.py")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu",
+                  "--disable-background-networking"]
+#: The views a class opens at once, each with the element that shows it has drawn its main
+#: content: the heaviest first views of the dashboard.
+HEAVY_VIEWS = [
+    ("explore?model=vgg19&view=graph", '[data-testid="stGraphVizChart"] svg'),
+    ("explore?model=resnet152&view=graph", '[data-testid="stGraphVizChart"] svg'),
+    ("explore?model=googlenet&view=charts", ".js-plotly-plot"),
+    ("explore?model=densenet121&view=graph", '[data-testid="stGraphVizChart"] svg'),
+    ("compare?models=alexnet,zfnet,vgg16,vgg19,googlenet,resnet50,resnet152,resnext50_32x4d,"
+     "densenet121&view=table", ".js-plotly-plot"),
+    ("explore?model=alexnet_original&view=paper", '[data-testid="stDataFrame"]'),
+    ("layer-lab", '[data-testid="stMetric"]'),
+    ("explore?model=resnext50_32x4d&view=graph", '[data-testid="stGraphVizChart"] svg'),
+    ("explore?model=vgg16&view=charts", ".js-plotly-plot"),
+    ("compare?models=alexnet,vgg16,googlenet,resnet152&view=accuracy", ".js-plotly-plot"),
+    ("explore?model=resnet50&view=memory", ".js-plotly-plot"),
+    ("build?view=graph", '[data-testid="stGraphVizChart"] svg'),
+]
+#: After the class: one session looking inside VGG-16 (random weights offline: the same
+#: 528 MB as the ImageNet ones).
+VISUALIZE_VGG16 = ("visualize?model=vgg16&weights=random&view=predictions",
+                   '[data-testid="stDataFrame"]')
+#: The peer of a load run: the same number of sessions on Home, which loads no torch and
+#: computes nothing, so its time is the browsers' and Streamlit's own.
+HOME = ("", '[data-testid="stDataFrame"]')
+_ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
+_SETTLED = ("sel => !!document.querySelector("
+            "'[data-testid=\"stApp\"][data-test-script-state=\"notRunning\"]')"
+            " && !!document.querySelector(sel)")
 
 
 def _view(page: str, **params: str) -> float:
@@ -40,6 +90,160 @@ def _view(page: str, **params: str) -> float:
     return elapsed
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """A running ``streamlit run`` of the dashboard."""
+
+    url: str
+    process: subprocess.Popen
+
+    def status(self, field: str) -> float:
+        """A memory figure of the server process from /proc (``VmRSS``, ``VmHWM``), in MB."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+        raise KeyError(field)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server process has used so far."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def serve(port: int | None = None, env: dict[str, str] | None = None) -> Iterator[Server]:
+    """``streamlit run streamlit_app.py`` on ``port`` (a free one by default), as the suite's
+    browser tests and the load benchmark use it; stopped on exit."""
+    port = port or free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port",
+         str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            raise RuntimeError("streamlit did not start in 120 s")
+        yield Server(url, proc)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@dataclass
+class Session:
+    """One browser session of a load run: what it opened, when it settled, what went wrong."""
+
+    path: str
+    seconds: float | None = None  # until settled; None if it never did
+    problem: str = ""
+
+
+def open_at_once(browser, url: str, views: Sequence[tuple[str, str]], timeout_s: float = 180
+                 ) -> list[Session]:
+    """Open every view in its own browser context at the same moment and wait until each has
+    settled (its script done and its main element drawn), up to ``timeout_s``. Each session's
+    page is then checked for an error element, a traceback or "Page not found"."""
+    pages = [browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
+             for _ in views]
+    sessions = [Session(path) for path, _ in views]
+    start = time.perf_counter()
+    for page, (path, _) in zip(pages, views, strict=True):
+        page.goto(f"{url}/{path}", wait_until="commit")
+    waiting = set(range(len(pages)))
+    while waiting and time.perf_counter() - start < timeout_s:
+        for i in sorted(waiting):
+            if pages[i].evaluate(_SETTLED, views[i][1]):
+                sessions[i].seconds = time.perf_counter() - start
+                waiting.discard(i)
+        time.sleep(0.1)
+    for i, (page, session) in enumerate(zip(pages, sessions, strict=True)):
+        if i in waiting:
+            session.problem = f"not settled after {timeout_s:.0f} s"
+        elif page.locator(_ERRORS).count():
+            session.problem = "an error is shown: " + page.locator(_ERRORS).first.inner_text()
+        elif "Traceback" in page.locator('[data-testid="stMain"]').inner_text():
+            session.problem = "a traceback is shown"
+        elif "Page not found" in page.content():
+            session.problem = "page not found"
+        page.context.close()
+    return sessions
+
+
+def torch_baseline_mb() -> float:
+    """Resident memory of a fresh process that has imported torch and torchvision, in MB."""
+    code = ("import torch, torchvision, resource; "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+    return float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                check=True).stdout)
+
+
+def load(sessions: int, timeout_s: float = 300, port: int | None = None
+         ) -> tuple[list[Session], list[Session], dict]:
+    """A class on one link (see the module's docstring): the sessions, the Visualize session
+    after them, and the server's figures."""
+    from playwright.sync_api import sync_playwright
+
+    if CHROMIUM is None:
+        raise RuntimeError("Chromium is missing: apt-get install chromium")
+    views = [HEAVY_VIEWS[i % len(HEAVY_VIEWS)] for i in range(sessions)]
+    with serve(port) as server, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        idle = {"rss": server.status("VmRSS"), "cpu": server.cpu_seconds()}
+        start = time.perf_counter()  # the peer: as many sessions on Home (no torch, no model)
+        home = open_at_once(browser, server.url, [HOME] * sessions, timeout_s)
+        figures = {"home_wall": time.perf_counter() - start,
+                   "home_cpu": server.cpu_seconds() - idle["cpu"],
+                   "home_unsettled": sum(s.seconds is None for s in home)}
+        cpu = server.cpu_seconds()
+        start = time.perf_counter()
+        class_ = open_at_once(browser, server.url, views, timeout_s)
+        figures |= {"wall": time.perf_counter() - start, "server_cpu": server.cpu_seconds() - cpu,
+                    "peak_after_class": server.status("VmHWM"), "idle": idle["rss"]}
+        visualize = open_at_once(browser, server.url, [VISUALIZE_VGG16], timeout_s)
+        figures["peak"] = server.status("VmHWM")
+        figures["now"] = server.status("VmRSS")
+        browser.close()
+    figures["torch_baseline"] = torch_baseline_mb()
+    return class_, visualize, figures
+
+
+def _load_main(sessions: int, port: int | None) -> None:
+    class_, visualize, f = load(sessions, port=port)
+    settled = [s.seconds for s in class_ if s.seconds is not None]
+    for s in sorted(class_ + visualize, key=lambda s: -(s.seconds or 1e9)):
+        print(f"{(f'{s.seconds:.1f}' if s.seconds is not None else '-'):>7} s  {s.path}"
+              f"{'  ' + s.problem if s.problem else ''}")
+    unsettled = [s for s in class_ + visualize if s.seconds is None]
+    errors = [s for s in class_ + visualize if s.problem and s.seconds is not None]
+    print(f"{sessions} sessions at once: all settled after {f['wall']:.1f} s (target: under "
+          f"60 s), the slowest session {max(settled, default=float('nan')):.1f} s; "
+          f"{len(unsettled)} not settled in time, {len(errors)} showing an error (target: "
+          f"none). Peer, the same run: {sessions} sessions on Home settled after "
+          f"{f['home_wall']:.1f} s ({f['home_unsettled']} not in time)")
+    print(f"server CPU time for every session's script runs: {f['server_cpu']:.1f} s "
+          f"(target: under 15 s; the browsers' own drawing is not in it); Home's sessions: "
+          f"{f['home_cpu']:.1f} s")
+    print(f"server memory: {f['idle']:.0f} MB idle, peak {f['peak_after_class']:.0f} MB after "
+          f"the class, {f['peak']:.0f} MB after Visualize with VGG-16, {f['now']:.0f} MB now; "
+          f"a process that only imports torch + torchvision: {f['torch_baseline']:.0f} MB, so "
+          f"the peak is {f['peak'] - f['torch_baseline']:.0f} MB above it "
+          "(target: under 1200 MB)")
+
+
 def _rss_mb() -> tuple[float, float]:
     """(current, peak) resident memory of this process, in MB."""
     with open("/proc/self/statm") as f:
@@ -49,9 +253,21 @@ def _rss_mb() -> tuple[float, float]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="", help="comma-separated (default: the zoo)")
-    args = parser.parse_args(argv)
-    names = [n for n in args.models.split(",") if n] or registry.names()
+    commands = parser.add_subparsers(dest="command")
+    pages = commands.add_parser("pages", help="first views of every page (the default)")
+    pages.add_argument("--models", default="", help="comma-separated (default: the zoo)")
+    many = commands.add_parser("load", help="many browser sessions at once on one server")
+    many.add_argument("--sessions", type=int, default=30)
+    many.add_argument("--port", type=int, default=None, help="default: a free one")
+    args = parser.parse_args(argv if argv is not None else sys.argv[1:] or ["pages"])
+    if args.command == "load":
+        _load_main(args.sessions, args.port)
+    else:
+        _pages_main([n for n in args.models.split(",") if n] or registry.names())
+
+
+def _pages_main(names: list[str]) -> None:
+    warm.skip()  # first views before the model is cached: what the warm-up would hide
     _view("app/explore.py", model="lenet5")  # warm: imports, the first session
     times = {name: [_view("app/explore.py", model=name, view=view) * 1000
                     for view in ("graph", "table", "charts", "memory", "paper")]

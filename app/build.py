@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import network
+from app import network, warm
 from app.widgets import plain, query_select
 from cnnlib import compare, design_rules, spec
 from cnnlib.analysis import Profile, format_shape
@@ -65,6 +65,7 @@ def diff_view(profile: Profile) -> None:
                  column_config={"ratio": st.column_config.NumberColumn(format="%.3gx")})
 
 
+warm.start()  # the rest of the zoo, in the background, once per server
 st.title("Design your own network")
 if "spec" not in st.session_state:
     st.session_state["spec"] = st.query_params.get("spec", spec.EXAMPLES[START])

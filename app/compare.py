@@ -7,7 +7,7 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
-from app import charts
+from app import charts, warm
 from app.style import show
 from app.widgets import query_multi, query_select
 from cnnlib import compare
@@ -18,6 +18,7 @@ QUANTITIES = {"params": "parameters", "macs": "multiply-adds", "memory_bytes":
               "activation memory (bytes)", "depth": "depth (weight layers)"}
 
 
+warm.start()  # the rest of the zoo, in the background, once per server
 st.title("Compare networks")
 names = query_multi("Networks", registry.names(), "models", CLASSICS)
 view = query_select("View", ["table", "accuracy", "history", "notes"], "view", radio=True,

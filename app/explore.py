@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 import cnnlib
-from app import network
+from app import network, warm
 from app.widgets import plain, query_select, query_text
 from cnnlib import paper_check
 from cnnlib.analysis import format_shape
@@ -39,6 +39,7 @@ def paper_view(name: str) -> None:
         "why": st.column_config.TextColumn("why", width="large")})
 
 
+warm.start()  # the rest of the zoo, in the background, once per server
 st.title("Explore a network")
 top = st.columns([2, 1, 1])
 with top[0]:

@@ -3,6 +3,7 @@ torch is loaded, so the first view of the app is fast)."""
 
 import streamlit as st
 
+from app import about
 from cnnlib.models import registry
 
 PAGES = [
@@ -36,3 +37,4 @@ st.dataframe(
     hide_index=True,
     width="stretch",
 )
+st.caption(f"About this server: {about.server_line()}")

@@ -29,13 +29,17 @@ VIEWS = {"filters": "First-layer filters", "activations": "Feature maps",
 RUNS = [Path(os.environ.get("CNNLIB_RUNS_DIR", "runs")), Path("assets/runs")]
 
 
-@st.cache_resource(max_entries=3, show_spinner="Loading the model...")
 def load_weights(name: str, source: str, checkpoint: str, cached: bool) -> weights.LoadedWeights:
-    """``cached`` (whether the ImageNet file is on disk) is in the key so that weights
-    downloaded later replace a random fallback."""
-    if source == "checkpoint":
-        return weights.load_checkpoint(Path(checkpoint))
-    return weights.load(name, source, download=False)  # type: ignore[arg-type]
+    """The model, from the server's byte-budgeted cache (weights.MODELS: never two VGG-sized
+    models at once). ``cached`` (whether the ImageNet file is on disk) is in the key so that
+    weights downloaded later replace a random fallback."""
+    def load() -> weights.LoadedWeights:
+        if source == "checkpoint":
+            return weights.load_checkpoint(Path(checkpoint))
+        return weights.load(name, source, download=False)  # type: ignore[arg-type]
+
+    with st.spinner("Loading the model..."):
+        return weights.MODELS.get((name, source, checkpoint, cached), load)
 
 
 @st.cache_resource(max_entries=3, show_spinner=False)

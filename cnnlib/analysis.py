@@ -8,17 +8,25 @@ once with ``torch.fx`` into a graph; :func:`profile` then walks that graph with 
 rules of :mod:`cnnlib.formulas`, which takes milliseconds and allocates no tensors. Layers
 with no formula fall back to running that one op on meta tensors. A module given by the user is
 traced in place (fx keeps references to its submodules), so its weights are never copied.
+
+Every browser session of the dashboard is a thread, so this module is shared between threads:
+traces take :data:`cnnlib.concurrency.MODULES` exclusively (fx patches torch for the whole
+process while it traces) and walks take it shared; the zoo's traces and profiles are cached
+once per process (:func:`cnnlib.concurrency.memoize`), and a :class:`Profile` cannot be
+changed by whoever it is handed to.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import pandas as pd
@@ -26,6 +34,7 @@ import torch
 from torch import fx, nn
 
 from cnnlib import formulas
+from cnnlib.concurrency import MODULES, memoize
 from cnnlib.errors import CnnlibError, InputSizeError, InputTooSmallError, TraceError
 from cnnlib.formulas import RF_GLOBAL, RF_WINDOW, Calc, EmptyOutputError, ShapeMismatchError, TShape
 from cnnlib.meta import MetaBuild
@@ -88,9 +97,10 @@ def _scope(node: fx.Node) -> str:
     return next(reversed(stack.values()))[0] if stack else ""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Traced:
-    """A network's graph, traced once, ready to be walked at any input size."""
+    """A network's graph, traced once, ready to be walked at any input size (and by any
+    number of threads at once: a walk only reads it)."""
 
     name: str
     root: nn.Module
@@ -100,13 +110,23 @@ class Traced:
 
 
 def trace(module: nn.Module, name: str | None = None) -> Traced:
-    """Trace ``module`` into a graph of leaf layers (torch.nn modules) and functions."""
+    """Trace ``module`` into a graph of leaf layers (torch.nn modules) and functions.
+
+    One trace at a time in the process, and none beside a forward or a walk (see
+    :mod:`cnnlib.concurrency`), so a failure here is the module's own. Only fx's
+    ``TraceError`` means data-dependent control flow; anything else is reported as it is.
+    """
     try:
-        graph = fx.Tracer().trace(module)
+        with MODULES.exclusive():
+            graph = fx.Tracer().trace(module)
+    except fx.proxy.TraceError as exc:
+        raise TraceError(
+            f"Cannot trace {type(module).__name__} into a graph ({exc}): its forward branches "
+            "on tensor values or iterates over a tensor; cnnlib needs a static graph.") from exc
     except Exception as exc:  # fx raises many types; the user needs one clear sentence
         raise TraceError(
-            f"Cannot trace {type(module).__name__} into a graph ({type(exc).__name__}: {exc}). "
-            "Its forward probably branches on tensor values; cnnlib needs a static graph."
+            f"Cannot trace {type(module).__name__} into a graph: torch.fx stopped in its "
+            f"forward with {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         ) from exc
     modules = dict(module.named_modules())
     first_conv = next((m for m in modules.values() if isinstance(m, nn.modules.conv._ConvNd)),
@@ -121,7 +141,7 @@ def _options_key(options: dict[str, Any]) -> tuple:
     return tuple(sorted((k, freeze(v)) for k, v in options.items()))
 
 
-@functools.lru_cache(maxsize=64)
+@memoize(maxsize=64)
 def _traced_zoo(name: str, options_key: tuple) -> Traced:
     with MetaBuild():
         model = registry.build(name, **dict(options_key))
@@ -323,10 +343,10 @@ class _Walk:
             raise InputSizeError(f"{self._label(node)} {exc}.", _path(node)) from None
 
     def _module_fn(self, module: nn.Module) -> Callable:
-        """Call ``module`` with meta stand-ins for its weights, leaving the real ones alone."""
-        state = {k: torch.empty_like(v, device="meta")
-                 for k, v in (*module.named_parameters(), *module.named_buffers())}
-        return lambda *a, **k: torch.func.functional_call(module, state, a, k)
+        """Call ``module`` with meta stand-ins for its weights, leaving it alone: another
+        thread may be running the real one (a model the dashboard shares between sessions),
+        so its weights are not swapped out, even for a moment."""
+        return _meta_twin(module)
 
     def _fallback(self, node: fx.Node, fn: Callable, args: tuple, kwargs: dict) -> tuple:
         try:
@@ -403,24 +423,33 @@ class _Walk:
 # ---------------------------------------------------------------- results
 
 
-@dataclass
+@dataclass(frozen=True)
 class Profile:
     """The analysis of one network at one input size.
 
-    ``layers`` is the per-layer DataFrame (columns :data:`COLUMNS`), ``totals`` a dict of sums,
-    ``warnings`` one sentence per layer that deserves a remark, ``edges`` the data flow between
-    rows (``-1`` is the input), for drawing the graph.
+    ``layers`` is the per-layer DataFrame (columns :data:`COLUMNS`), ``totals`` a read-only
+    mapping of sums, ``warnings`` one sentence per layer that deserves a remark, ``edges`` the
+    data flow between rows (``-1`` is the input), for drawing the graph.
+
+    A zoo model's Profile is cached and handed to every thread that asks (every session of
+    the dashboard), so it cannot be changed: the fields are frozen, and ``layers`` is a
+    copy-on-write copy of the table, so a caller that edits it edits its own.
     """
 
     model: str
     input_size: tuple[int, int, int]
-    layers: pd.DataFrame
-    totals: dict[str, Any]
-    warnings: list[str]
-    edges: list[tuple[int, int]]
-    rows: list[Row] = field(repr=False)
+    table: pd.DataFrame = field(repr=False)
+    totals: Mapping[str, Any]
+    warnings: tuple[str, ...]
+    edges: tuple[tuple[int, int], ...]
+    rows: tuple[Row, ...] = field(repr=False)
     bytes_per_element: int = 4
     flops: bool = False
+
+    @property
+    def layers(self) -> pd.DataFrame:
+        """The per-layer table: the caller's own (shallow, copy-on-write) copy."""
+        return self.table.copy(deep=False)
 
     def explain(self, row: int | str) -> dict[str, str]:
         """Row ``row`` (index or name) with each number's formula filled in."""
@@ -470,8 +499,20 @@ class Profile:
 
     def to_json(self) -> str:
         return json.dumps({"model": self.model, "input": format_shape(self.input_size),
-                           "layers": self.layers.to_dict(orient="records"),
-                           "totals": self.totals}, indent=2, default=int)
+                           "layers": self.table.to_dict(orient="records"),
+                           "totals": dict(self.totals)}, indent=2, default=int)
+
+
+def _meta_twin(module: nn.Module) -> nn.Module:
+    """A shallow copy of ``module`` (and of its submodules) whose parameters and buffers are
+    meta tensors of the same shapes; the original is not touched."""
+    twin = copy.copy(module)
+    twin._parameters = {k: None if v is None else torch.empty_like(v, device="meta")  # type: ignore[assignment]
+                        for k, v in module._parameters.items()}
+    twin._buffers = {k: None if v is None else torch.empty_like(v, device="meta")
+                     for k, v in module._buffers.items()}
+    twin._modules = {k: None if m is None else _meta_twin(m) for k, m in module._modules.items()}
+    return twin
 
 
 def _subsampling(before: tuple[int, ...], after: tuple[int, ...]) -> list[int]:
@@ -501,7 +542,8 @@ def _union(a: list[list[int]] | None, b: list[list[int]] | None) -> list[list[in
 
 
 def _analyse(traced: Traced, size: tuple[int, int, int]) -> _Walk:
-    return _Walk(traced, size).run()
+    with MODULES.shared():  # it reads the modules and may run one (the meta fallback)
+        return _Walk(traced, size).run()
 
 
 def smallest_input(traced: Traced, channels: int, limit: int = 4096) -> int | None:
@@ -535,22 +577,34 @@ def profile(model: str | nn.Module, input_size: Any = None, *, flops: bool = Fal
     """Analyse a zoo model (by name, with builder ``options``) or any ``nn.Module``.
 
     ``input_size`` is ``(C, H, W)`` or a string like ``"3x224x224"``; it defaults to the zoo
-    model's own input size. ``flops=True`` reports FLOPs (2 x MACs) instead of MACs.
+    model's own input size. ``flops=True`` reports FLOPs (2 x MACs) instead of MACs. A zoo
+    model's Profile is computed once per process for each size and option and then shared.
     """
     if isinstance(model, nn.Module):
         if options:
             raise CnnlibError("Builder options apply to zoo model names, not to a module.")
-        traced = trace(model)
-        default = None
-    else:
-        info = registry.get(model)
-        traced = traced_model(model, **options)
-        default = info.input_size
-    if input_size is None:
-        if default is None:
+        if input_size is None:
             raise InputSizeError("Give an input_size (C x H x W) to analyse a module.")
-        input_size = default
-    size = parse_input_size(input_size, default[0] if default else traced.default_channels)
+        traced = trace(model)
+        return _profile(traced, parse_input_size(input_size, traced.default_channels), None,
+                        flops, bytes_per_element)
+    info = registry.get(model)  # unknown names fail here with suggestions, before any build
+    size = parse_input_size(info.input_size if input_size is None else input_size,
+                            info.input_size[0])
+    return _zoo_profile(model, size, flops, bytes_per_element, _options_key(options))
+
+
+@memoize(maxsize=256)
+def _zoo_profile(name: str, size: tuple[int, int, int], flops: bool, bytes_per_element: int,
+                 options_key: tuple) -> Profile:
+    return _profile(_traced_zoo(name, options_key), size, registry.get(name).input_size,
+                    flops, bytes_per_element)
+
+
+def _profile(traced: Traced, size: tuple[int, int, int], default: tuple[int, int, int] | None,
+             flops: bool, bytes_per_element: int) -> Profile:
+    """Walk ``traced`` at ``size``; an input that does not fit names the layer, and says what
+    would (the smallest input, or the model's own size ``default``)."""
     try:
         walk = _analyse(traced, size)
     except InputTooSmallError as exc:
@@ -596,6 +650,7 @@ def _result(name: str, size: tuple[int, int, int], walk: _Walk, flops: bool,
         "depth": max((v.depth for v in outputs), default=0),
         "output_shape": format_shape(outputs[0].shape[1:]) if outputs else "",
     }
-    warnings = [f"{r.name}: {r.calc.warning}" for r in rows if r.calc.warning]
-    edges = [(src, i) for i, r in enumerate(rows) for src in r.inputs]
-    return Profile(name, size, layers, totals, warnings, edges, rows, bytes_per_element, flops)
+    warnings = tuple(f"{r.name}: {r.calc.warning}" for r in rows if r.calc.warning)
+    edges = tuple((src, i) for i, r in enumerate(rows) for src in r.inputs)
+    return Profile(name, size, layers, MappingProxyType(totals), warnings, edges, tuple(rows),
+                   bytes_per_element, flops)

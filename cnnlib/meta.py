@@ -28,6 +28,7 @@ _INIT_FUNCTIONS = ("uniform_", "normal_", "trunc_normal_", "constant_", "ones_",
                    "eye_", "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
                    "kaiming_normal_", "orthogonal_", "sparse_")
 _building = threading.local()
+_WRAPPING = threading.Lock()
 
 
 def _skipped_while_building(init: Callable[..., Any]) -> Callable[..., Any]:
@@ -43,11 +44,16 @@ def _skipped_while_building(init: Callable[..., Any]) -> Callable[..., Any]:
 
 @functools.cache
 def _wrap_init_functions() -> None:
-    """Wrap ``torch.nn.init``'s functions once; outside a MetaBuild they behave as before."""
-    for name in _INIT_FUNCTIONS:
-        init = getattr(nn.init, name, None)
-        if init is not None and not getattr(init, "skipped_while_building", False):
-            setattr(nn.init, name, _skipped_while_building(init))
+    """Wrap ``torch.nn.init``'s functions once; outside a MetaBuild they behave as before.
+
+    ``functools.cache`` does not stop two threads' first builds from both getting here, so
+    the check-and-replace is locked: each function is wrapped exactly once.
+    """
+    with _WRAPPING:
+        for name in _INIT_FUNCTIONS:
+            init = getattr(nn.init, name, None)
+            if init is not None and not getattr(init, "skipped_while_building", False):
+                setattr(nn.init, name, _skipped_while_building(init))
 
 
 class MetaBuild(TorchFunctionMode):

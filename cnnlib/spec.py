@@ -713,13 +713,13 @@ def profile_spec(text: str, input_size: Any = DEFAULT_INPUT, *, flops: bool = Fa
     "`conv11-64/4p2` at 0 (conv1): stride 4 does not tile the input: ...".
     """
     _, _, net, result = _checked(text, input_size, flops)
-    warnings = []
+    warnings: list[str] = []
     for row in result.rows:
         if row.calc.warning:
             layer = net.origins[top_module(row.name)]
             warnings.append(f"{_show(layer.token)} at {layer.position} ({row.name}): "
                             f"{row.calc.warning}")
-    return dataclasses.replace(result, model="spec", warnings=warnings)
+    return dataclasses.replace(result, model="spec", warnings=tuple(warnings))
 
 
 # ---------------------------------------------------------------- examples

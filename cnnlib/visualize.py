@@ -19,6 +19,11 @@ dataclasses) for the app to draw. What is what, against the papers:
 - Occlusion sensitivity (ZF Fig. 7): a grey square slid over the image in batched forward
   passes. The result is a map of the target class's probability and of the most probable
   class at each position.
+
+The dashboard caches a loaded model for every session, so two sessions may run the same model
+at once. A hook registered for one forward would fire in the other's (captum hooks every ReLU
+and the chosen layer), so each forward here runs under :func:`cnnlib.concurrency.running`:
+one at a time per model, and never during an fx trace.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from torch import Tensor, nn
 from torchvision.utils import make_grid
 
 from cnnlib import analysis
+from cnnlib.concurrency import running
 from cnnlib.errors import CnnlibError
 from cnnlib.weights import Preprocess
 
@@ -68,7 +74,8 @@ def filter_grid(model: nn.Module, per_row: int | None = None, padding: int = 1) 
     """Every filter of the first conv as a tile: RGB for 3 input channels, else grey (the
     mean over input channels)."""
     name, conv = first_conv(model)
-    weights = conv.weight.detach().float().cpu()
+    with running(model):  # a read of conv.weight during a trace of this model is a Proxy
+        weights = conv.weight.detach().float().cpu()
     count, channels, kh, kw = weights.shape
     tiles = weights if channels == 3 else weights.mean(dim=1, keepdim=True).expand(-1, 3, -1, -1)
     per_row = per_row or math.ceil(math.sqrt(count))
@@ -137,14 +144,15 @@ def feature_maps(model: nn.Module, x: Tensor, layer: str) -> Tensor:
         if len(seen) == call:
             raise _StopForwardError
 
-    handle = module.register_forward_hook(hook)
-    try:
-        with torch.no_grad():
-            model(x)
-    except _StopForwardError:
-        pass
-    finally:
-        handle.remove()
+    with running(model):
+        handle = module.register_forward_hook(hook)
+        try:
+            with torch.no_grad():
+                model(x)
+        except _StopForwardError:
+            pass
+        finally:
+            handle.remove()
     if len(seen) < call:
         raise CnnlibError(f"Layer '{layer}' did not run in the forward pass.")
     return seen[call - 1][0].detach()
@@ -223,10 +231,11 @@ def project(model: nn.Module, x: Tensor, layer: str, result: analysis.Profile,
         raise CnnlibError(f"'{layer}' has {maps.shape[0]} channels; {channel} is not one.")
     flat = int(maps[channel].argmax())
     y, xx = divmod(flat, maps.shape[2])
-    _relus_not_inplace(model)
     algo = {"deconvnet": NeuronDeconvolution, "guided": NeuronGuidedBackprop}[method]
-    attribution = algo(model, module).attribute(x.clone().requires_grad_(True),
-                                                 neuron_selector=(channel, y, xx))
+    with running(model):
+        _relus_not_inplace(model)
+        attribution = algo(model, module).attribute(x.clone().requires_grad_(True),
+                                                     neuron_selector=(channel, y, xx))
     return Projection(_scaled(attribution[0]), result.receptive_box(layer, y, xx), channel,
                       (y, xx), float(maps[channel, y, xx]))
 
@@ -283,7 +292,7 @@ def occlusion(model: nn.Module, x: Tensor, target: int | None = None, window: in
         raise CnnlibError(f"The occluding square ({window}) is larger than the image ({h}x{w}).")
     rows = (h - window) // stride + 1
     cols = (w - window) // stride + 1
-    with torch.no_grad():
+    with torch.no_grad(), running(model):
         base = model(x).softmax(dim=1)[0]
     target = int(base.argmax()) if target is None else target
     places = [(r * stride, c * stride) for r in range(rows) for c in range(cols)]
@@ -293,7 +302,7 @@ def occlusion(model: nn.Module, x: Tensor, target: int | None = None, window: in
         batch = x.repeat(len(chunk), 1, 1, 1)
         for i, (top, left) in enumerate(chunk):
             batch[i, :, top:top + window, left:left + window] = 0
-        with torch.no_grad():
+        with torch.no_grad(), running(model):  # per batch: other sessions run between
             p = model(batch).softmax(dim=1)
         probs.append(p[:, target])
         tops.append(p.argmax(dim=1))
@@ -336,7 +345,7 @@ def class_index(name: str, categories: list[str] | None) -> int:
 def predict(model: nn.Module, x: Tensor, categories: list[str] | None, k: int = 5
             ) -> list[tuple[str, float]]:
     """The top-``k`` classes and their probabilities."""
-    with torch.no_grad():
+    with torch.no_grad(), running(model):
         probs = model(x).softmax(dim=1)[0]
     values, indices = probs.topk(min(k, probs.numel()))
     return [(class_name(i, categories), float(v))

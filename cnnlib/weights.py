@@ -15,6 +15,12 @@ net's when it is random initialisation. Three sources:
   the same on every rerun of a page, without touching the caller's random state.
 
 Nothing is downloaded at import time.
+
+Shared by every session of the dashboard, so by many threads: a weights file is downloaded
+or read by one thread at a time (two students asking for VGG-19 at once download it once),
+seeded random weights are built under one lock (torch's generator is process-wide, and two
+seeded builds at once would interleave its numbers), and :class:`ModelCache` keeps loaded
+models within a byte budget that fits a small host.
 """
 
 from __future__ import annotations
@@ -24,9 +30,11 @@ import http.client
 import os
 import re
 import tempfile
+import threading
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -35,6 +43,7 @@ import torch
 import torchvision
 from torch import nn
 
+from cnnlib.concurrency import KeyedLocks
 from cnnlib.errors import UnknownModelError, WeightsError
 from cnnlib.meta import MetaBuild
 from cnnlib.models import registry
@@ -61,6 +70,11 @@ _OLD_DENSENET_KEY = re.compile(
     r"^(.*denselayer\d+\.(?:norm|relu|conv))\.([12]\.(?:weight|bias|running_mean|running_var))$")
 # Values a checkpoint's options and meta may hold: what torch.load(weights_only=True) reads back.
 _PLAIN_TYPES = (str, int, float, bool, type(None))
+#: Held while building seeded random weights: the seed and every draw after it are torch's
+#: process-wide generator's, so two builds at once would each get a mix of the other's numbers.
+_RNG_LOCK = threading.Lock()
+#: Whoever checks, downloads or reads a weights file holds its key here.
+_FILES = KeyedLocks()
 
 
 @dataclass(frozen=True)
@@ -149,13 +163,13 @@ def download(name: str, progress: Callable[[int, int], None] | None = None) -> s
     :func:`load` so that an app can show a progress bar for it outside any result cache.
     """
     path = pretrained_path(name)
-    if path.exists():
-        return None
-    url = imagenet_weights(name).url
-    try:
-        _download(url, path, progress)
-    except _UnavailableError as reason:
-        return f"Could not download the ImageNet weights for {name} ({reason})."
+    with _FILES.hold(path):  # a second session waits for the first one's download
+        if path.exists():
+            return None
+        try:
+            _download(imagenet_weights(name).url, path, progress)
+        except _UnavailableError as reason:
+            return f"Could not download the ImageNet weights for {name} ({reason})."
     return None
 
 
@@ -234,7 +248,7 @@ def list_checkpoints(*folders: Path) -> list[Path]:
 
 def _load_random(name: str, options: dict, warning: str | None = None) -> LoadedWeights:
     """The builder's own init under a fixed seed, leaving the caller's RNG state as it was."""
-    with torch.random.fork_rng():
+    with _RNG_LOCK, torch.random.fork_rng():
         torch.manual_seed(RANDOM_SEED)
         model = registry.build(name, **options)
     return LoadedWeights(model.eval(), name, "random", RANDOM_LABEL, None,
@@ -303,17 +317,18 @@ def _fetch(url: str, path: Path, progress: Callable[[int, int], None] | None) ->
 
     A cached file that cannot be read is deleted and downloaded again at once.
     """
-    corrupt = ""
-    if path.exists():
+    with _FILES.hold(path):  # nobody deletes a corrupt file while another thread reads it
+        corrupt = ""
+        if path.exists():
+            try:
+                return _read_weights(path)
+            except _UnavailableError as reason:
+                corrupt = f"{reason}; then "
         try:
-            return _read_weights(path)
+            _download(url, path, progress)
         except _UnavailableError as reason:
-            corrupt = f"{reason}; then "
-    try:
-        _download(url, path, progress)
-    except _UnavailableError as reason:
-        raise _UnavailableError(f"{corrupt}{reason}") from reason
-    return _read_weights(path)
+            raise _UnavailableError(f"{corrupt}{reason}") from reason
+        return _read_weights(path)
 
 
 def _read_weights(path: Path) -> dict:
@@ -481,3 +496,69 @@ def _first_line(err: BaseException) -> str:
     """The first line of an error, at most 120 characters (torch's load errors run long)."""
     text = (str(err).strip().splitlines() or [type(err).__name__])[0]
     return text if len(text) <= 120 else text[:117] + "..."
+
+
+def model_bytes(model: nn.Module) -> int:
+    """The memory of ``model``'s parameters and buffers (VGG-16: 528 MB in fp32)."""
+    return sum(t.numel() * t.element_size()
+               for t in (*model.parameters(), *model.buffers()) if not t.is_meta)
+
+
+#: The default byte budget of :class:`ModelCache` (``CNNLIB_WEIGHTS_BUDGET_MB`` overrides it):
+#: one VGG-19 (548 MB) fits, two VGG-sized models (2 x 528 MB) do not.
+DEFAULT_BUDGET_BYTES = int(os.environ.get("CNNLIB_WEIGHTS_BUDGET_MB", "600")) * 2**20
+
+
+class ModelCache:
+    """Loaded models kept for every session of a server, within a byte budget.
+
+    Why bytes rather than a count: the zoo's weights run from 0.2 MB (LeNet-5) to 548 MB
+    (VGG-19), so "three models" is 1.6 GB on a host that guarantees 690 MB. Adding a model
+    evicts the largest ones first until the rest fit beside it, so the budget never holds two
+    VGG-sized models; a model larger than the whole budget is kept alone. Each key is loaded
+    once even when several threads ask at the same moment. A model evicted while a session
+    still uses it stays alive until that session lets it go; the cache only stops holding it.
+    """
+
+    def __init__(self, budget_bytes: int = DEFAULT_BUDGET_BYTES) -> None:
+        self.budget_bytes = budget_bytes
+        self._models: OrderedDict[Hashable, tuple[LoadedWeights, int]] = OrderedDict()
+        self._guard = threading.Lock()
+        self._loading = KeyedLocks()
+
+    def get(self, key: Hashable, load: Callable[[], LoadedWeights]) -> LoadedWeights:
+        """The model cached under ``key``, else ``load()``'s, cached (a failure is not)."""
+        with self._loading.hold(key):
+            with self._guard:
+                if key in self._models:
+                    self._models.move_to_end(key)
+                    return self._models[key][0]
+            loaded = load()
+            size = model_bytes(loaded.model)
+            with self._guard:
+                while self._models and self._total() + size > self.budget_bytes:
+                    largest = max(self._models, key=lambda k: self._models[k][1])
+                    del self._models[largest]
+                self._models[key] = (loaded, size)
+            return loaded
+
+    def total_bytes(self) -> int:
+        """The bytes of every model held now."""
+        with self._guard:
+            return self._total()
+
+    def _total(self) -> int:
+        return sum(size for _, size in self._models.values())
+
+    def held(self) -> list[tuple[str, int]]:
+        """(model name, bytes) of each model held, least recently used first."""
+        with self._guard:
+            return [(loaded.name, size) for loaded, size in self._models.values()]
+
+    def clear(self) -> None:
+        with self._guard:
+            self._models.clear()
+
+
+#: The server's one cache of loaded models (the Visualize page's).
+MODELS = ModelCache()

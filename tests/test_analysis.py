@@ -316,10 +316,10 @@ def test_a_stride_that_does_not_tile_is_a_warning() -> None:
     """The slides' example: 7x7 input, 3x3 filter, stride 3 -> (7 - 3)/3 + 1 = 2.33."""
     result = cnnlib.profile(nn.Sequential(nn.Conv2d(1, 1, 3, stride=3)), "1x7x7")
     assert result.layers["output_shape"][0] == "1x2x2"
-    assert result.warnings == ["0: stride 3 does not tile the input: (7 - 3 + 2*0)/3 + 1 = "
+    assert result.warnings == ("0: stride 3 does not tile the input: (7 - 3 + 2*0)/3 + 1 = "
                                "2.33 -> floor 2; the last 1 padded row(s)/column(s) are never "
-                               "covered"]
-    assert cnnlib.profile(nn.Sequential(nn.Conv2d(1, 1, 3, stride=2)), "1x7x7").warnings == []
+                               "covered",)
+    assert cnnlib.profile(nn.Sequential(nn.Conv2d(1, 1, 3, stride=2)), "1x7x7").warnings == ()
 
 
 def test_flops_switch_and_columns() -> None:

@@ -1,7 +1,7 @@
 """The real app in a real browser: ``streamlit run`` on a free port, every page opened in
 headless Chromium through Playwright, at a projector's 1280x720, with and without classroom
 mode. AppTest cannot see what only the browser does (the graph drawn by viz.js, CSS, page
-paths), so this is the one test that does.
+paths), so this test and the load test (test_load.py) do.
 
 Chromium comes from Debian (``.ci/run`` installs it when missing). Without it the test skips,
 unless ``CNNLIB_REQUIRE_BROWSER=1`` (set by CI), where a missing browser is a failure.
@@ -11,20 +11,15 @@ Screenshots go to ``$CNNLIB_SCREENSHOTS`` or a temporary folder, printed at the 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import require_chromium
 
-ROOT = Path(__file__).parent.parent
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+from app.bench import CHROMIUM_FLAGS as FLAGS
+from app.bench import serve
+
 #: Each page, with the element that shows it has really drawn its main content.
 PAGES = {
     "home": ("", '[data-testid="stDataFrame"]'),
@@ -37,45 +32,14 @@ PAGES = {
     "visualize": ("visualize?model=alexnet&view=filters", '[data-testid="stImage"]'),
     "train": ("train", '[data-testid="stExpander"]'),
 }
-
-if CHROMIUM is None:
-    if os.environ.get("CNNLIB_REQUIRE_BROWSER") == "1":
-        pytest.fail("Chromium is missing: install Debian's 'chromium' package (.ci/run does).",
-                    pytrace=False)
-    pytest.skip("no Chromium on this machine (apt-get install chromium)",
-                allow_module_level=True)
-sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+CHROMIUM = require_chromium()
+from playwright.sync_api import sync_playwright  # noqa: E402 - only once Chromium is there
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    env = {**os.environ, "CNNLIB_RUNS_DIR": str(tmp_path_factory.mktemp("runs"))}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port",
-         str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("streamlit did not start in 60 s")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    with serve(env={"CNNLIB_RUNS_DIR": str(tmp_path_factory.mktemp("runs"))}) as running:
+        yield running.url
 
 
 def wait_until_drawn(page, selector: str) -> None:

@@ -54,10 +54,10 @@ def test_alexnet_matches_torchvision_layer_for_layer() -> None:
     assert ours.totals["params"] == zoo.totals["params"] == 61_100_840
     assert rows(ours) == rows(zoo, skip=("AdaptiveAvgPool2d",))
     # conv1's 55.25 at 224 is a warning that points at the token, not an error.
-    assert ours.warnings == [
+    assert ours.warnings == (
         f"`conv11-64/4p2` at {EXAMPLES['alexnet'].index('conv11')} (conv1): stride 4 does not "
         "tile the input: (224 - 11 + 2*2)/4 + 1 = 55.25 -> floor 55; the last 1 padded "
-        "row(s)/column(s) are never covered"]
+        "row(s)/column(s) are never covered",)
 
 
 def test_lenet5_matches_the_zoo_in_every_number() -> None:

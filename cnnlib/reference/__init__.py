@@ -15,9 +15,17 @@ import pandas as pd
 FOLDER = Path(__file__).parent
 
 
-@functools.cache
 def table(name: str) -> pd.DataFrame:
-    """The notes' table ``name`` (e.g. ``"vgg16_layers"``), every cell as printed (strings)."""
+    """The notes' table ``name`` (e.g. ``"vgg16_layers"``), every cell as printed (strings).
+
+    Read once per process and shared by every thread; each caller gets its own
+    copy-on-write copy, so editing it cannot change what the next caller reads.
+    """
+    return _table(name).copy(deep=False)
+
+
+@functools.cache
+def _table(name: str) -> pd.DataFrame:
     path = FOLDER / f"{name}.csv"
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in FOLDER.glob("*.csv")))
