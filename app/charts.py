@@ -8,12 +8,48 @@ the late fully connected ones.
 
 from __future__ import annotations
 
+import functools
+
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
+from plotly.colors import unlabel_rgb
+
+from cnnlib import compare
+from cnnlib.models import registry
 
 #: Stage colours, in order of appearance (colour-blind safe, readable on a projector).
 STAGE_COLOURS = px.colors.qualitative.Safe + px.colors.qualitative.Bold
+#: What is not one of the zoo's networks: the shallow ILSVRC winners, a design being built.
+OTHER_COLOUR = "#888888"
+
+
+@functools.cache
+def _network_colours() -> dict[str, str]:
+    """Every zoo model's colour: a hue per family (colour-blind safe), its members from light
+    to dark in catalogue order, so that related nets look related and no two share one."""
+    names = registry.names()
+    families = list(dict.fromkeys(registry.get(n).family for n in names))
+    colours = {}
+    for family, base in zip(families, px.colors.qualitative.Safe, strict=False):
+        members = [n for n in names if registry.get(n).family == family]
+        r, g, b = unlabel_rgb(base)
+        for i, name in enumerate(members):
+            # 0.75 (lighter) .. 1.25 (darker) around the base: darker for later members
+            t = 0.5 if len(members) == 1 else i / (len(members) - 1)
+            mix = (t - 0.5) * 0.9
+            if mix < 0:  # towards white
+                rgb = [c + (255 - c) * -mix for c in (r, g, b)]
+            else:  # towards black
+                rgb = [c * (1 - mix) for c in (r, g, b)]
+            colours[name] = "#" + "".join(f"{round(c):02x}" for c in rgb)
+    return colours
+
+
+def network_colour(name: str | None) -> str:
+    """The one colour of network ``name`` on every chart of the app (grey for anything that is
+    not a zoo model)."""
+    return _network_colours().get(name or "", OTHER_COLOUR)
 
 #: What each per-layer chart plots: column -> (title, axis label).
 PER_LAYER = {"memory_bytes": ("Activation memory", "bytes"),
@@ -51,10 +87,70 @@ def grouped(table: pd.DataFrame, columns: dict[str, str], log: bool = False) -> 
     long = table.melt(id_vars="model", value_vars=list(columns), var_name="quantity")
     long["quantity"] = long["quantity"].map(columns)
     fig = px.bar(long, x="model", y="value", color="model", facet_col="quantity",
-                 facet_col_wrap=2, log_y=log, color_discrete_sequence=STAGE_COLOURS,
-                 facet_row_spacing=0.15)
+                 facet_col_wrap=2, log_y=log, facet_row_spacing=0.15,
+                 color_discrete_map={n: network_colour(n) for n in table["model"]})
+    fig.update_traces(marker_line={"color": "#222", "width": 1})
     fig.update_yaxes(matches=None, showticklabels=True, title=None)
     fig.update_xaxes(title=None, showticklabels=False)
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
     fig.update_layout(height=620, legend={"orientation": "h", "y": -0.05, "title": None})
     return fig
+
+
+#: Marker of each way an accuracy was measured (shape as well as the legend: not colour).
+MEASURED_SYMBOLS = {compare.SINGLE_MODEL: "circle", compare.ILSVRC_ENTRY: "diamond"}
+
+
+def accuracy_bubbles(points: pd.DataFrame) -> go.Figure:
+    """Top-5 accuracy against our multiply-adds, bubble area the parameters, the network's own
+    colour, and the marker saying how the accuracy was measured (a single model on val, or an
+    ILSVRC ensemble entry on test), explained in the legend."""
+    fig = px.scatter(points, x="gmacs", y="top5", size="params", color="model",
+                     symbol="measured", symbol_map=MEASURED_SYMBOLS, text="model",
+                     size_max=60, color_discrete_map={n: network_colour(n)
+                                                      for n in points["model"]},
+                     labels={"gmacs": "G multiply-adds per image (ours)",
+                             "top5": "ImageNet top-5 accuracy (%)", "measured": "measured"},
+                     title="Accuracy against operations; bubble area: parameters",
+                     hover_data={"params": ":,", "gmacs": ":.2f", "source": True})
+    fig.update_traces(textposition="top center", marker_line={"color": "#222", "width": 1},
+                      showlegend=False)
+    # the legend explains the markers only (the labels name the models), in a neutral grey
+    for kind, symbol in MEASURED_SYMBOLS.items():
+        if kind in set(points["measured"]):
+            fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=kind,
+                                     marker={"symbol": symbol, "size": 14, "color": "#777",
+                                             "line": {"color": "#222", "width": 1}}))
+    fig.update_layout(legend={"x": 1, "xanchor": "right", "y": 0, "yanchor": "bottom",
+                              "title": None, "bgcolor": "rgba(255,255,255,0.85)"})
+    return fig
+
+
+def ilsvrc_history(history: pd.DataFrame, human: float) -> tuple[go.Figure, go.Figure]:
+    """The classic figure: one bar per entry (2014's two side by side, never stacked), the
+    shallow winners before CNNs in grey, the human error as a line; and the depth of each
+    entry, "shallow" written where there are no layers to count."""
+    colours = [network_colour(m if isinstance(m, str) else None) for m in history["model"]]
+    ticks = {"tickvals": list(history["entry"]), "tickangle": 0,
+             "ticktext": [f"{y}<br>{n}" for y, n in zip(history["year"], history["network"],
+                                                         strict=True)]}
+    bars = {"x": history["entry"], "marker_color": colours, "textposition": "outside",
+            "marker_line": {"color": "#222", "width": 1}, "cliponaxis": False,
+            "textangle": 0, "showlegend": False}
+    error = go.Figure(go.Bar(y=history["top5_error_percent"],
+                             text=[f"{e:g}%" for e in history["top5_error_percent"]],
+                             hovertemplate="%{x}: %{y}% top-5 error<extra></extra>", **bars))
+    error.add_trace(go.Scatter(  # a trace, not a shape: its label sits in the legend
+        x=list(history["entry"]), y=[human] * len(history), mode="lines",
+        line={"dash": "dash", "color": "#000", "width": 2}, name=f"human: about {human}%",
+        hovertemplate=f"human top-5 error: about {human}%<extra></extra>"))
+    error.update_layout(title="ILSVRC classification: top-5 error of the winners",
+                        yaxis_title="top-5 error (%)", xaxis=ticks,
+                        legend={"x": 1, "xanchor": "right", "y": 1, "title": None})
+    depth = history["depth"].astype(float)
+    layers = go.Figure(go.Bar(
+        y=depth.fillna(0), text=[f"{int(d)}" if d == d else "shallow" for d in depth],
+        hovertemplate="%{x}: %{text} weight layers<extra></extra>", **bars))
+    layers.update_layout(title="Depth of the winners (weight layers, ours)",
+                         yaxis_title="weight layers", xaxis=ticks)
+    return error, layers

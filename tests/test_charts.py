@@ -1,0 +1,50 @@
+"""The dashboard's figures: what a student reads off them, checked on the plotly objects."""
+
+from __future__ import annotations
+
+from app import charts
+from cnnlib import compare
+from cnnlib.models import registry
+
+
+def test_history_has_one_bar_per_entry_and_the_human_line() -> None:
+    """2014's VGG (7.3%) and GoogLeNet (6.7%) are two bars, not one 14% stack."""
+    history = compare.ilsvrc_history()
+    error, depth = charts.ilsvrc_history(history, 5.1)
+    for fig in (error, depth):
+        bars = [t for t in fig.data if t.type == "bar"]
+        assert len(bars) == 1 and fig.layout.barmode in (None, "group")
+        assert list(bars[0].x) == list(history["entry"])  # one category per entry
+    assert list(error.data[0].y) == [28.2, 25.8, 16.4, 11.7, 7.3, 6.7, 3.57]
+    assert max(error.data[0].y) < 30  # nothing adds up to 14% or 41 layers
+    human = [t for t in error.data if t.type == "scatter"]
+    assert len(human) == 1 and set(human[0].y) == {5.1} and "5.1%" in human[0].name
+    assert list(depth.data[0].text) == ["shallow", "shallow", "8", "8", "19", "22", "152"]
+    assert max(depth.data[0].y) == 152
+
+
+def test_accuracy_markers_tell_single_models_from_ilsvrc_entries() -> None:
+    points = compare.accuracy_vs_ops(["alexnet", "alexnet_original", "vgg16"])
+    fig = charts.accuracy_bubbles(points)
+    symbol = {t.text[0]: t.marker.symbol for t in fig.data if t.text is not None}
+    assert symbol == {"alexnet": "circle", "alexnet_original": "diamond", "vgg16": "circle"}
+    legend = [t.name for t in fig.data if t.showlegend is not False]
+    assert legend == [compare.SINGLE_MODEL, compare.ILSVRC_ENTRY]
+    colour = {t.text[0]: t.marker.color for t in fig.data if t.text is not None}
+    assert colour["vgg16"] == charts.network_colour("vgg16")
+
+
+def test_one_colour_per_network() -> None:
+    """Every zoo model has its own colour, the same on every chart that draws it."""
+    colours = [charts.network_colour(n) for n in registry.names()]
+    assert len(set(colours)) == len(colours)
+    assert charts.OTHER_COLOUR not in colours
+    table = compare.compare_table(["vgg16", "resnet50"])
+    grouped = charts.grouped(table, {"params": "parameters"})
+    assert {t.name: t.marker.color for t in grouped.data} == {
+        "vgg16": charts.network_colour("vgg16"), "resnet50": charts.network_colour("resnet50")}
+    history = compare.ilsvrc_history()
+    error, _ = charts.ilsvrc_history(history, 5.1)
+    vgg = list(history["entry"]).index("2014 VGG")
+    assert error.data[0].marker.color[vgg] == charts.network_colour("vgg19")
+    assert error.data[0].marker.color[0] == charts.OTHER_COLOUR  # NEC-UIUC: not a zoo net
