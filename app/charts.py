@@ -15,7 +15,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 from plotly.colors import unlabel_rgb
 
-from cnnlib import compare
+from cnnlib import compare, visualize
 from cnnlib.models import registry
 
 #: Stage colours, in order of appearance (colour-blind safe, readable on a projector).
@@ -154,3 +154,29 @@ def ilsvrc_history(history: pd.DataFrame, human: float) -> tuple[go.Figure, go.F
     layers.update_layout(title="Depth of the winners (weight layers, ours)",
                          yaxis_title="weight layers", xaxis=ticks)
     return error, layers
+
+
+#: Colours of the classes on an occlusion map: colour-blind safe, in order of appearance.
+CLASS_COLOURS = px.colors.qualitative.Safe
+
+
+def occlusion_classes(frames: visualize.OcclusionFrames) -> go.Figure:
+    """The most probable class with the square at each place: one colour per class (a
+    colour-blind-safe palette, not a rainbow), a legend from colour to class, and the class
+    name written in each cell so that no reading depends on colour alone."""
+    names = list(dict.fromkeys(frames.class_names.flatten()))  # the order of class_codes
+    k = len(names)
+    colours = [CLASS_COLOURS[i % len(CLASS_COLOURS)] for i in range(k)]
+    # a stepped scale: code i fills [i/k, (i+1)/k] with its own colour
+    scale = [[edge / k, colours[min(i, k - 1)]] for i in range(k) for edge in (i, i + 1)]
+    fig = go.Figure(go.Heatmap(
+        z=frames.class_codes, x=frames.xs, y=frames.ys, text=frames.class_names,
+        texttemplate="%{text}", hovertemplate="square at (%{x}, %{y}) px: %{text}"
+                                              "<extra></extra>",
+        colorscale=scale, zmin=-0.5, zmax=k - 0.5,
+        colorbar={"title": "class", "tickvals": list(range(k)), "ticktext": names,
+                  "len": 1}))
+    fig.update_yaxes(autorange="reversed", title="square's top (px)", scaleanchor="x")
+    fig.update_xaxes(title="square's left (px)")
+    fig.update_layout(title="Most probable class with the square there")
+    return fig

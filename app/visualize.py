@@ -17,6 +17,8 @@ import streamlit as st
 import torch
 
 import cnnlib
+from app import charts
+from app.style import show
 from app.widgets import query_int, query_select, session_memo
 from cnnlib import images, visualize, weights
 from cnnlib.errors import CnnlibError
@@ -27,6 +29,8 @@ VIEWS = {"filters": "First-layer filters", "activations": "Feature maps",
          "occlusion": "Occlusion", "predictions": "Predictions"}
 #: Where training runs live (CNNLIB_RUNS_DIR overrides it), and the recorded ones we ship.
 RUNS = [Path(os.environ.get("CNNLIB_RUNS_DIR", "runs")), Path("assets/runs")]
+#: Session key: model -> why its ImageNet weights could not be downloaded in this session.
+FAILED = "_download_failed"
 
 
 @st.cache_resource(max_entries=3, show_spinner="Loading the model...")
@@ -93,10 +97,20 @@ def image_choice() -> tuple[str, bytes] | None:
     return upload.name, upload.getvalue()
 
 
+def retry_download(name: str) -> None:
+    """Forget this session's failed download of ``name`` and choose its ImageNet weights
+    again (a callback: it runs before the Weights radio exists)."""
+    st.session_state[FAILED].pop(name, None)
+    st.session_state["weights"] = "pretrained"
+
+
 st.title("Seeing inside a network")
+failures: dict[str, str] = st.session_state.setdefault(FAILED, {})
 with st.sidebar:
     name = query_select("Network", registry.names(), "model", default="alexnet",
                         format_func=lambda n: f"{n} ({registry.get(n).year})")
+    if name in failures and st.session_state.get("weights") == "pretrained":
+        st.session_state["weights"] = "random"  # what is used is what the radio shows
     source = query_select("Weights", weights.sources(name), "weights", radio=True,
                           default="pretrained" if weights.pretrained_available(name) else "random",
                           format_func={"pretrained": "ImageNet-pretrained",
@@ -112,13 +126,15 @@ with st.sidebar:
     picked = image_choice()
     view = query_select("View", list(VIEWS), "view", format_func=VIEWS.get, radio=True)
 
-failed = None
 if source == "pretrained" and not weights.pretrained_path(name).exists():
     bar = st.progress(0.0, text="Downloading the ImageNet weights...")
     failed = weights.download(name, lambda done, total: bar.progress(
         done / total if total else 0.0,
         text=f"Downloading weights: {done / 2**20:.0f} of {total / 2**20:.0f} MB"))
     bar.empty()
+    if failed:  # tried once per session: a stalled network must not stall every rerun
+        failures[name] = failed
+        st.rerun()  # to show the random weights selected, which is what is used
 try:
     loaded = load_weights(name, source, checkpoint,
                           source == "pretrained" and weights.pretrained_path(name).exists())
@@ -126,8 +142,11 @@ except CnnlibError as exc:
     st.error(str(exc))
     st.stop()
 st.info(f"**{loaded.name}**: {loaded.label}")
-if failed or loaded.warning:
-    st.warning(f"{failed} Showing random initialisation instead." if failed else loaded.warning)
+if name in failures and source == "random":
+    st.warning(f"{failures[name]} Showing random initialisation instead.")
+    st.button("Try the download again", on_click=retry_download, args=(name,))
+elif loaded.warning:
+    st.warning(loaded.warning)
 model_key = (loaded.name, source, checkpoint)
 
 if view == "filters":
@@ -246,17 +265,13 @@ try:
         axes = {"x": "square's left (px)", "y": "square's top (px)"}
         a, b = st.columns(2)
         a.image(seen_picture, caption="input", width="stretch")
-        b.plotly_chart(px.imshow(occ.probability, x=maps.xs, y=maps.ys, zmin=0,
-                                 zmax=max(float(occ.probability.max()), occ.baseline),
-                                 color_continuous_scale="Viridis",
-                                 labels={**axes, "color": "probability"},
-                                 title=f"probability of '{target_name}'"), width="stretch")
-        st.plotly_chart(px.imshow(maps.class_codes, x=maps.xs, y=maps.ys,
-                                  color_continuous_scale="Turbo", labels=axes,
-                                  title="most probable class with the square there")
-                        .update_traces(text=maps.class_names, hovertemplate="%{text}",
-                                       texttemplate="%{text:.12}", textfont_size=12)
-                        .update_coloraxes(showscale=False), width="stretch")
+        with b:
+            show(px.imshow(occ.probability, x=maps.xs, y=maps.ys, zmin=0,
+                           zmax=max(float(occ.probability.max()), occ.baseline),
+                           color_continuous_scale="Viridis",
+                           labels={**axes, "color": "probability"},
+                           title=f"probability of '{target_name}'"), key="occlusion-probability")
+        show(charts.occlusion_classes(maps), key="occlusion-classes")
     elif view == "predictions":
         top = visualize.predict(loaded.model, x, loaded.categories)
         st.subheader("Top-5 predictions")

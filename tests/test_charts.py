@@ -48,3 +48,30 @@ def test_one_colour_per_network() -> None:
     vgg = list(history["entry"]).index("2014 VGG")
     assert error.data[0].marker.color[vgg] == charts.network_colour("vgg19")
     assert error.data[0].marker.color[0] == charts.OTHER_COLOUR  # NEC-UIUC: not a zoo net
+
+
+def test_occlusion_class_map_names_its_classes() -> None:
+    """The cells show class names as text (not formatted as numbers, which gave "NaN"), and a
+    colour bar maps each colour to its class, in a colour-blind-safe palette."""
+    import numpy as np
+
+    from cnnlib import visualize
+
+    top = np.array([[3, 3, 7], [7, 9, 3]])
+    occ = visualize.OcclusionMap(probability=np.zeros((2, 3)), top_class=top, baseline=0.5,
+                                 window=8, stride=4, target=3)
+    frames = visualize.occlusion_frames(occ, [f"name{i}" for i in range(10)])
+    fig = charts.occlusion_classes(frames)
+    heat = fig.data[0]
+    assert heat.texttemplate == "%{text}"  # a string, shown as it is
+    assert heat.text.tolist() == [["name3", "name3", "name7"], ["name7", "name9", "name3"]]
+    assert list(heat.colorbar.ticktext) == ["name3", "name7", "name9"]
+    assert list(heat.colorbar.tickvals) == [0, 1, 2]
+    # code i (z = i, on a scale from -0.5 to k - 0.5) falls in the band [i/k, (i+1)/k]: one
+    # palette colour per class, none shared
+    assert (heat.zmin, heat.zmax) == (-0.5, 2.5)
+    for i in range(3):
+        low, high = heat.colorscale[2 * i], heat.colorscale[2 * i + 1]
+        assert (low[0], high[0]) == (i / 3, (i + 1) / 3)
+        assert low[1] == high[1] == charts.CLASS_COLOURS[i]
+    assert "turbo" not in str(heat.colorscale).lower()
