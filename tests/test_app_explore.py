@@ -60,10 +60,17 @@ def test_bad_input_is_a_clear_message(open_page, text: str, message: str) -> Non
 
 
 def test_paper_check_shows_the_notes_with_reasons(open_page) -> None:
+    """The caption names the input size once ("3x224x224", not a size formatted twice), and
+    each number that differs is shown whole with its reason, in a table that wraps (a
+    data grid cuts long text at the column's edge)."""
     at = open_page("app/explore.py", model="vgg16", view="paper")
-    table = at.dataframe[0].value
-    assert not table["agrees"].all()  # the slide's "96 MB" is not its own list's sum
-    assert table["why"][~table["agrees"]].str.len().gt(0).all()
+    assert "at the notes' input size 3x224x224," in at.caption[1].value
+    differ = at.table[0].value
+    assert len(differ) == 3  # the slide's "96 MB" is not its own list's sum, and 19.6B
+    assert differ["why"].str.len().gt(40).all()
+    assert "15,237,608 values" in differ.loc["forward memory (activations, fp32)", "why"]
+    agree = at.dataframe[0].value
+    assert len(agree) == 41 and "why" not in agree.columns
     at = open_page("app/explore.py", model="resnext50_32x4d", view="paper")
     assert "no numbers" in at.info[0].value
 
