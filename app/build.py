@@ -96,6 +96,6 @@ except SpecError as exc:
 except CnnlibError as exc:
     st.error(plain(str(exc)))
     st.stop()
-network.views(profile, ("spec", text, size), extra={
+network.views(profile, ("spec", text, size), text, extra={
     "hints": ("Design hints", lambda: hints_view(text, profile)),
     "diff": ("Against a classic", lambda: diff_view(profile))})

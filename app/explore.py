@@ -66,5 +66,5 @@ try:
 except CnnlibError as exc:
     st.error(plain(str(exc)))
     st.stop()
-network.views(profile, (name, size, units),
+network.views(profile, (name, size, units), name,
               extra={"paper": ("Paper check", lambda: paper_view(name))})

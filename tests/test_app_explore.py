@@ -122,3 +122,32 @@ def test_text_in_a_number_field_is_a_warning_with_the_default(open_page) -> None
     at = open_page("app/explore.py", model="resnet18", view="memory", batch="lots")
     assert "'lots' is not a whole number for Batch size; using 128" in at.warning[0].value
     assert at.number_input(key="batch").value == 128
+
+
+def test_detail_offers_only_levels_that_differ_and_resets_with_the_network(open_page) -> None:
+    """VGG-16 has no blocks, so "blocks" (the same picture as "layers") is not offered; its
+    "layers" does not carry over to ResNet-152, which opens at its own default ("blocks"),
+    while a link's detail is honoured on first load. The direction is a setting in the URL."""
+    at = open_page("app/explore.py", model="vgg16", view="graph", detail="all")
+    assert at.radio(key="detail").value == "all"  # the link's
+    assert at.radio(key="detail").options == ["stages", "layers", "all"]
+    at.radio(key="detail").set_value("layers").run()
+    at.selectbox(key="model").set_value("resnet152").run()
+    assert not at.exception
+    assert at.radio(key="detail").value == "blocks" == graph.default_detail(
+        cnnlib.profile("resnet152"))
+    assert at.radio(key="detail").options == ["stages", "blocks", "layers", "all"]
+    assert at.query_params["detail"] == "blocks"
+    at.radio(key="direction").set_value("LR").run()
+    assert at.query_params["direction"] == "LR"
+    assert "rankdir=LR" in at.get("graphviz_chart")[0].proto.spec
+
+
+def test_graph_details_leave_out_levels_that_draw_the_same_graph() -> None:
+    for name, expected in [("vgg16", ["stages", "layers", "all"]),
+                           ("alexnet", ["stages", "layers", "all"]),
+                           ("resnet18", ["stages", "blocks", "layers", "all"])]:
+        profile = cnnlib.profile(name)
+        assert graph.details(profile) == expected
+        dots = {graph.to_dot(profile, d) .split("\n", 2)[2] for d in graph.DETAILS}
+        assert len(dots) == len(expected)  # the oracle: the DOT each level draws
