@@ -14,7 +14,7 @@ import streamlit as st
 
 import cnnlib
 from app import charts
-from app.style import font_size, show
+from app.style import font_size, metrics, show
 from app.widgets import plain, query_int, query_select
 from cnnlib import graph, insights
 from cnnlib.analysis import Profile
@@ -36,16 +36,14 @@ def totals(profile: Profile) -> None:
     """The headline numbers, as metrics readable from the back of the room."""
     t = profile.totals
     ops = "flops" if profile.flops else "macs"
-    cols = st.columns(5)
-    cols[0].metric("Parameters", short(t["params"]), help=f"{t['params']:,}")
-    cols[1].metric("FLOPs" if profile.flops else "Multiply-adds", short(t[ops]),
-                   help=f"{t[ops]:,} per image")
-    cols[2].metric("Activations", human_bytes(t["memory_bytes"]),
-                   help=f"{t['activations']:,} values x {profile.bytes_per_element} bytes, "
-                        "forward, one image")
-    cols[3].metric("Depth", t["depth"], help="weight layers on the longest path, as the "
-                   "papers count (AlexNet 8, VGG-16 16, GoogLeNet 22)")
-    cols[4].metric("Output", t["output_shape"])
+    metrics([
+        ("Parameters", short(t["params"]), f"{t['params']:,}"),
+        ("FLOPs" if profile.flops else "Multiply-adds", short(t[ops]), f"{t[ops]:,} per image"),
+        ("Activations", human_bytes(t["memory_bytes"]),
+         f"{t['activations']:,} values x {profile.bytes_per_element} bytes, forward, one image"),
+        ("Depth", str(t["depth"]), "weight layers on the longest path, as the papers count "
+                                   "(AlexNet 8, VGG-16 16, GoogLeNet 22)"),
+        ("Output", t["output_shape"], None)])
 
 
 #: Direction of the graph: the papers' top to bottom, or left to right for a 16:9 screen.
@@ -60,8 +58,8 @@ _EXPORT_HTML = """
   <button type="button" id="graph-png">Download PNG</button>
 </div>
 <style>
-.graph-export button { font: inherit; padding: 0.25em 0.8em; margin-right: 0.5em;
-  border: 1px solid #888; border-radius: 0.4em; background: #fff; color: #000;
+.graph-export button { font: inherit; font-size: 0.875rem; padding: 0.25em 0.8em;
+  margin-right: 0.5em; border: 1px solid #888; border-radius: 0.4em; background: #fff; color: #000;
   cursor: pointer; }
 </style>
 <script>

@@ -18,7 +18,7 @@ import torch
 
 import cnnlib
 from app import charts
-from app.style import show
+from app.style import is_classroom, show
 from app.widgets import query_int, query_select, session_memo
 from cnnlib import images, visualize, weights
 from cnnlib.errors import CnnlibError
@@ -141,12 +141,17 @@ try:
 except CnnlibError as exc:
     st.error(str(exc))
     st.stop()
-st.info(f"**{loaded.name}**: {loaded.label}")
-if name in failures and source == "random":
-    st.warning(f"{failures[name]} Showing random initialisation instead.")
+status = f"**{loaded.name}**: {loaded.label}"
+failed = failures.get(name) if source == "random" else None
+problem = f"{failed} Showing random initialisation instead." if failed else loaded.warning
+if is_classroom():  # one line: the pictures are what the room looks at
+    st.caption(f"{status}. {problem or ''}")
+else:
+    st.info(status)
+    if problem:
+        st.warning(problem)
+if failed:
     st.button("Try the download again", on_click=retry_download, args=(name,))
-elif loaded.warning:
-    st.warning(loaded.warning)
 model_key = (loaded.name, source, checkpoint)
 
 if view == "filters":
@@ -248,10 +253,14 @@ try:
     elif view == "occlusion":
         side = int(x.shape[-1])
         top = visualize.predict(loaded.model, x, loaded.categories, k=5)
-        target_name = query_select("Class to follow (default: the predicted one)",
-                                   [n for n, _ in top], "target")
-        window = query_int("Grey square (pixels)", "window", max(4, side // 7), 2, side)
-        stride = query_int("Step (pixels)", "stride", max(2, side // 14), 1, side)
+        settings = st.columns(3)
+        with settings[0]:
+            target_name = query_select("Class to follow (default: the predicted one)",
+                                       [n for n, _ in top], "target")
+        with settings[1]:
+            window = query_int("Grey square (pixels)", "window", max(4, side // 7), 2, side)
+        with settings[2]:
+            stride = query_int("Step (pixels)", "stride", max(2, side // 14), 1, side)
         progress = st.progress(0.0, text="Occluding...")
         occ = session_memo(("occlusion", *key, window, stride, target_name),
                            lambda: visualize.occlusion(
