@@ -15,7 +15,8 @@ import plotly.express as px
 import plotly.graph_objects as go
 from plotly.colors import unlabel_rgb
 
-from cnnlib import compare, visualize
+from cnnlib import compare, graph, insights, visualize
+from cnnlib.analysis import Profile
 from cnnlib.models import registry
 
 #: Stage colours, in order of appearance (colour-blind safe, readable on a projector).
@@ -51,32 +52,86 @@ def network_colour(name: str | None) -> str:
     not a zoo model)."""
     return _network_colours().get(name or "", OTHER_COLOUR)
 
-#: What each per-layer chart plots: column -> (title, axis label).
-PER_LAYER = {"memory_bytes": ("Activation memory", "bytes"),
-             "params": ("Parameters", "parameters"),
-             "macs": ("Multiply-adds", "MACs"),
-             "flops": ("FLOPs", "FLOPs")}
+#: What each per-layer chart plots: column -> (title, what is counted, key of the
+#: layer's formula in Profile.explain).
+PER_LAYER = {"memory_bytes": ("Activation memory", "bytes", "memory"),
+             "params": ("Parameters", "parameters", "params"),
+             "macs": ("Multiply-adds", "multiply-adds", "macs"),
+             "flops": ("FLOPs", "FLOPs", "macs")}
+#: How the bars of a per-layer chart are grouped: one per layer, per block, per stage.
+GROUPS = {"layer": "per layer", "block": "per block", "stage": "per stage"}
 
 
-def per_layer(layers: pd.DataFrame, column: str, log: bool = False,
-              legend: bool = True) -> go.Figure:
-    """One bar per layer that has a non-zero ``column``, in network order, coloured by stage.
+def axis_unit(column: str, largest: float) -> tuple[float, str]:
+    """The divisor and unit that the headline metrics use for ``column``'s values (MB with
+    KB = 1024 for bytes as :func:`cnnlib.formulas.human_bytes`, G/M/K for counts as
+    :func:`cnnlib.formulas.short`), chosen by the largest bar."""
+    steps = ((1024**3, "GB"), (1024**2, "MB"), (1024, "KB"), (1, "B")) if column == \
+        "memory_bytes" else ((10**9, "G"), (10**6, "M"), (10**3, "K"), (1, ""))
+    return next((scale, unit) for scale, unit in steps if largest >= scale or scale == 1)
 
-    Layers that write into their input (in-place ReLU) allocate nothing and are still shown
-    with their output size, as the slides' tables list them. Layer names are in the hover
-    text, not under the bars: three charts side by side leave no room for them. Several
-    charts share their stage colours, so only one needs the ``legend``.
+
+def _block_names(profile: Profile) -> pd.Series:
+    """Each row's block as the graph draws it at "blocks", named by its module path
+    ("layer1.0", "inception3a"): the dotted prefix its rows share; a row outside any block
+    keeps its own name."""
+    names = list(profile.layers["name"])
+    ids = graph.row_groups(profile, "blocks")
+    rows: dict[str, list[str]] = {}
+    for node, name in zip(ids, names, strict=True):
+        rows.setdefault(node, []).append(name.split("."))
+    label = {}
+    for node, paths in rows.items():
+        common = []
+        for parts in zip(*paths, strict=False):
+            if len(set(parts)) > 1:
+                break
+            common.append(parts[0])
+        label[node] = ".".join(common) if node.startswith("b") and common else \
+            ".".join(paths[0])
+    return pd.Series([label[node] for node in ids], index=profile.layers.index)
+
+
+def per_layer(profile: Profile, column: str, log: bool = False, legend: bool = True,
+              group: str = "layer") -> go.Figure:
+    """Bars in network order, coloured by stage (named as the paper names it, e.g.
+    "conv2_x (56x56)"), outlined so that a thin bar of a deep net still shows: one per layer
+    with a non-zero ``column``, or the sums per block or per stage (``group``).
+
+    The axis is in the headline metrics' unit (MB, G multiply-adds...). Hovering a layer's
+    bar gives its formula filled in ("fc6: 25088*4096 + 4096 = 102,764,544"). Layers that
+    write into their input (in-place ReLU) are still shown with their output size, as the
+    slides' tables list them. Several charts share their stage colours, so only one needs
+    the ``legend``.
     """
-    title, unit = PER_LAYER[column]
+    title, counted, key = PER_LAYER[column]
+    labels = insights.stage_labels(profile)
+    layers = profile.layers.assign(stage=profile.layers["stage"].map(labels),
+                                   row=range(len(profile.layers)))
     shown = layers[layers[column] > 0]
+    if group == "layer":
+        bars = shown.assign(x=shown["name"], hover=[
+            f"{name}: {profile.explain(row).get(key, '')}"
+            for name, row in zip(shown["name"], shown["row"], strict=True)])
+    else:
+        by = shown["stage"] if group == "stage" else _block_names(profile).iloc[shown["row"]]
+        bars = (shown.assign(x=by).groupby("x", sort=False)
+                .agg(**{column: (column, "sum"), "stage": ("stage", "first"),
+                        "n": ("name", "size")}).reset_index())
+        bars["hover"] = [f"{x}: {n} layer(s), {v:,} {counted}"
+                         for x, n, v in zip(bars["x"], bars["n"], bars[column], strict=True)]
+    scale, unit = axis_unit(column, float(bars[column].max()) if len(bars) else 1.0)
+    bars = bars.assign(value=bars[column] / scale)
     stages = list(dict.fromkeys(layers["stage"]))
-    fig = px.bar(shown, x="name", y=column, color="stage", log_y=log, title=title,
-                 category_orders={"name": list(shown["name"]), "stage": stages},
-                 color_discrete_sequence=STAGE_COLOURS,
-                 hover_data={"type": True, "output_shape": True, "name": False},
-                 labels={column: unit, "name": "layer", "stage": "stage"})
-    fig.update_xaxes(showticklabels=False, title="layers, input to output")
-    fig.update_layout(bargap=0.1, showlegend=legend,
+    fig = px.bar(bars, x="x", y="value", color="stage", log_y=log, title=title,
+                 category_orders={"x": list(bars["x"]), "stage": stages},
+                 color_discrete_sequence=STAGE_COLOURS, custom_data=["hover"])
+    fig.update_traces(marker_line={"color": "#222", "width": 0.6 if len(bars) > 60 else 1},
+                      hovertemplate="%{customdata[0]}<extra></extra>")
+    fig.update_xaxes(showticklabels=group != "layer", title=f"{GROUPS[group]}, input to output"
+                     if group == "layer" else None, tickangle=-45 if group != "layer" else 0)
+    fig.update_yaxes(title=f"{unit} {counted}".strip() if column != "memory_bytes" else unit)
+    fig.update_layout(bargap=0.1 if len(bars) > 20 else 0.25, showlegend=legend,
                       legend={"orientation": "h", "yanchor": "top", "y": -0.22, "title": None})
     return fig
 

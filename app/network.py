@@ -166,12 +166,20 @@ def table_view(profile: Profile) -> None:
 
 
 def charts_view(profile: Profile) -> None:
-    log = query_select("Scale", ["linear", "log"], "scale", radio=True, horizontal=True) == "log"
+    left, right = st.columns(2)
+    with left:
+        log = query_select("Scale", ["linear", "log"], "scale", radio=True,
+                           horizontal=True) == "log"
+    with right:  # a deep net's 500 hairlines read better as its blocks or stages
+        groups = [g for g in charts.GROUPS if g != "block" or "blocks" in graph.details(profile)]
+        group = query_select("Bars", groups, "bars", radio=True, horizontal=True,
+                             default="layer" if len(profile.layers) <= 150 else groups[1],
+                             format_func=charts.GROUPS.get)
     ops = "flops" if profile.flops else "macs"
     for i, (col, column) in enumerate(zip(st.columns(3), ("memory_bytes", "params", ops),
                                           strict=True)):
         with col:
-            show(charts.per_layer(profile.layers, column, log, legend=i == 0),
+            show(charts.per_layer(profile, column, log, legend=i == 0, group=group),
                  key=f"chart-{column}")
     for sentence in insights.sentences(profile):
         st.markdown(f"- {sentence}")

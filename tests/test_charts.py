@@ -75,3 +75,35 @@ def test_occlusion_class_map_names_its_classes() -> None:
         assert (low[0], high[0]) == (i / 3, (i + 1) / 3)
         assert low[1] == high[1] == charts.CLASS_COLOURS[i]
     assert "turbo" not in str(heat.colorscale).lower()
+
+
+def test_per_layer_charts_read_on_a_projector() -> None:
+    """Units as the headline metrics (M parameters, G multiply-adds, MB), outlined bars, the
+    layer's formula on hover, and a per-stage view with the paper's stage names whose bars
+    add up to the network's totals."""
+    import cnnlib
+    from cnnlib.formulas import short
+
+    vgg = cnnlib.profile("vgg16")
+    params = charts.per_layer(vgg, "params")
+    assert params.layout.yaxis.title.text == "M parameters"
+    assert all(t.marker.line.width > 0 for t in params.data)
+    hover = [h for t in params.data for h in t.customdata[:, 0]]
+    assert "classifier.0: 25088*4096 + 4096 = 102,764,544" in hover
+    top = max(v for t in params.data for v in t.y)
+    assert f"{top:.1f}M" == short(102_764_544)  # the axis in the metric's unit
+    assert charts.per_layer(vgg, "macs").layout.yaxis.title.text == "G multiply-adds"
+    assert charts.per_layer(vgg, "memory_bytes").layout.yaxis.title.text == "MB"
+
+    resnet = cnnlib.profile("resnet50")
+    stages = charts.per_layer(resnet, "macs", group="stage")
+    x = [v for t in stages.data for v in t.x]
+    assert x[:5] == ["conv1 (112x112)", "conv2_x (56x56)", "conv3_x (28x28)",
+                     "conv4_x (14x14)", "conv5_x (7x7)"]
+    total = sum(v for t in stages.data for v in t.y) * 1e9
+    assert round(total) == resnet.totals["macs"]
+    blocks = charts.per_layer(resnet, "params", group="block")
+    names = [v for t in blocks.data for v in t.x]
+    assert names == ["conv1", *(f"layer{s}.{b}" for s, n in enumerate((3, 4, 6, 3), 1)
+                                for b in range(n)), "fc"]  # the stem, 16 bottlenecks, fc
+    assert round(sum(v for t in blocks.data for v in t.y) * 1e6) == resnet.totals["params"]
