@@ -148,9 +148,14 @@ def _dot(key: tuple, detail: str, size: int, rankdir: str, _profile: Profile) ->
 
 def table_view(profile: Profile) -> None:
     ops, ops_name = ("flops", "FLOPs") if profile.flops else ("macs", "multiply-adds")
-    st.dataframe(profile.layers, hide_index=True, height=420,
-                 column_config={"memory_bytes": st.column_config.NumberColumn("memory (B)"),
-                                "receptive_field": st.column_config.NumberColumn("RF")})
+    number = st.column_config.NumberColumn  # thousands separators: 15,476,410,880
+    st.dataframe(profile.layers, hide_index=True, height=420, column_config={
+        "params": number("params", format="localized"),
+        "activations": number("activations", format="localized"),
+        "memory_bytes": number("memory (B)", format="localized"),
+        ops: number(ops_name, format="localized"),
+        "receptive_field": number("RF (px)", help="receptive field in input pixels"),
+        "jump": number("jump (px)", help="input pixels between neighbouring outputs")})
     t = profile.totals
     st.caption(f"Totals: {t['layers']} layers, {t['weight_layers']} with weights, "
                f"{t['params']:,} parameters, {t[ops]:,} {ops_name}, {t['activations']:,} "

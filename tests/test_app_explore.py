@@ -151,3 +151,15 @@ def test_graph_details_leave_out_levels_that_draw_the_same_graph() -> None:
         assert graph.details(profile) == expected
         dots = {graph.to_dot(profile, d) .split("\n", 2)[2] for d in graph.DETAILS}
         assert len(dots) == len(expected)  # the oracle: the DOT each level draws
+
+
+def test_the_table_shows_thousands_separators_and_units(open_page) -> None:
+    """15476410880 reads as 15,476,410,880; the receptive field says it is in pixels."""
+    import json
+
+    at = open_page("app/explore.py", model="vgg16", view="table")
+    config = json.loads(at.dataframe[0].proto.columns)
+    for column in ("params", "activations", "memory_bytes", "macs"):
+        assert config[column]["type_config"]["format"] == "localized", column
+    assert config["receptive_field"]["label"] == "RF (px)"
+    assert config["memory_bytes"]["label"] == "memory (B)"
