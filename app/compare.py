@@ -30,7 +30,12 @@ if not names and view in ("table", "accuracy"):
 
 if view == "table":
     table = compare.compare_table(names)  # cached in cnnlib per list of names
-    st.dataframe(table, hide_index=True)
+    number = st.column_config.NumberColumn
+    st.dataframe(table, hide_index=True, column_config={
+        "params": number("params", format="localized"),
+        "macs": number("multiply-adds", format="localized"),
+        "memory_bytes": number("memory (B)", format="localized"),
+        "top1": number("top-1 (%)"), "top5": number("top-5 (%)")})
     log = query_select("Scale", ["linear", "log"], "scale", radio=True,
                        horizontal=True) == "log"
     show(charts.grouped(table, QUANTITIES, log), key="grouped")
