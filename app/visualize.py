@@ -128,12 +128,12 @@ with st.sidebar:
 
 if source == "pretrained" and not weights.pretrained_path(name).exists():
     bar = st.progress(0.0, text="Downloading the ImageNet weights...")
-    failed = weights.download(name, lambda done, total: bar.progress(
+    reason = weights.download(name, lambda done, total: bar.progress(
         done / total if total else 0.0,
         text=f"Downloading weights: {done / 2**20:.0f} of {total / 2**20:.0f} MB"))
     bar.empty()
-    if failed:  # tried once per session: a stalled network must not stall every rerun
-        failures[name] = failed
+    if reason:  # tried once per session: a stalled network must not stall every rerun
+        failures[name] = reason
         st.rerun()  # to show the random weights selected, which is what is used
 try:
     loaded = load_weights(name, source, checkpoint,
@@ -145,7 +145,7 @@ status = f"**{loaded.name}**: {loaded.label}"
 failed = failures.get(name) if source == "random" else None
 problem = f"{failed} Showing random initialisation instead." if failed else loaded.warning
 if is_classroom():  # one line: the pictures are what the room looks at
-    st.caption(f"{status}. {problem or ''}")
+    st.caption(f"{status}. {problem}" if problem else status)
 else:
     st.info(status)
     if problem:
