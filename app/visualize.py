@@ -104,15 +104,35 @@ def retry_download(name: str) -> None:
     st.session_state["weights"] = "pretrained"
 
 
+def download_once(name: str, slot) -> None:
+    """Fetch ``name``'s ImageNet weights with a progress bar in ``slot``; a failure is kept
+    for the session, so it is tried once, not on every rerun (a stalled network would stall
+    every slider move), until the student asks again."""
+    bar = slot.progress(0.0, text="Downloading the ImageNet weights...")
+    reason = weights.download(name, lambda done, total: bar.progress(
+        done / total if total else 0.0,
+        text=f"Downloading weights: {done / 2**20:.0f} of {total / 2**20:.0f} MB"))
+    slot.empty()
+    if reason:
+        st.session_state[FAILED][name] = reason
+
+
 st.title("Seeing inside a network")
 failures: dict[str, str] = st.session_state.setdefault(FAILED, {})
+downloading = st.empty()  # the download's progress, in the page rather than the sidebar
 with st.sidebar:
     name = query_select("Network", registry.names(), "model", default="alexnet",
                         format_func=lambda n: f"{n} ({registry.get(n).year})")
-    if name in failures and st.session_state.get("weights") == "pretrained":
-        st.session_state["weights"] = "random"  # what is used is what the radio shows
+    offered = "pretrained" if weights.pretrained_available(name) else "random"
+    wanted = st.session_state.get("weights", st.query_params.get("weights", offered))
+    if wanted == "pretrained" and offered == "pretrained" and name not in failures \
+            and not weights.pretrained_path(name).exists():
+        download_once(name, downloading)
+    if name in failures and wanted == "pretrained":
+        # before the radio is drawn, so that it shows what is used: the random weights
+        st.session_state["weights"] = "random"
     source = query_select("Weights", weights.sources(name), "weights", radio=True,
-                          default="pretrained" if weights.pretrained_available(name) else "random",
+                          default=offered,
                           format_func={"pretrained": "ImageNet-pretrained",
                                        "checkpoint": "training checkpoint",
                                        "random": "random (untrained)"}.get)
@@ -126,15 +146,6 @@ with st.sidebar:
     picked = image_choice()
     view = query_select("View", list(VIEWS), "view", format_func=VIEWS.get, radio=True)
 
-if source == "pretrained" and not weights.pretrained_path(name).exists():
-    bar = st.progress(0.0, text="Downloading the ImageNet weights...")
-    reason = weights.download(name, lambda done, total: bar.progress(
-        done / total if total else 0.0,
-        text=f"Downloading weights: {done / 2**20:.0f} of {total / 2**20:.0f} MB"))
-    bar.empty()
-    if reason:  # tried once per session: a stalled network must not stall every rerun
-        failures[name] = reason
-        st.rerun()  # to show the random weights selected, which is what is used
 try:
     loaded = load_weights(name, source, checkpoint,
                           source == "pretrained" and weights.pretrained_path(name).exists())
