@@ -6,9 +6,10 @@ Home is the default page, so it is served at ``/`` and every named page keeps it
 
 import streamlit as st
 
-from app.style import classroom_toggle
+from app.style import classroom_toggle, sidebar_state
 
-st.set_page_config(page_title="CNN Architecture Explorer", layout="wide")
+st.set_page_config(page_title="CNN Architecture Explorer", layout="wide",
+                   initial_sidebar_state=sidebar_state())
 pages = [
     st.Page("app/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("app/explore.py", title="Explore", icon=":material/account_tree:",

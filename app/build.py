@@ -12,6 +12,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import network, warm
+from app.style import is_classroom
 from app.widgets import plain, query_select
 from cnnlib import compare, design_rules, spec
 from cnnlib.analysis import Profile, format_shape
@@ -65,26 +66,41 @@ def diff_view(profile: Profile) -> None:
                  column_config={"ratio": st.column_config.NumberColumn(format="%.3gx")})
 
 
+def examples() -> None:
+    """The spec examples, one click each (loading one replaces the text and input)."""
+    st.pills("Examples", list(spec.EXAMPLES), key="example", selection_mode="single",
+             on_change=lambda: load_example(st.session_state["example"])
+             if st.session_state["example"] else None)
+
+
 warm.start()  # the rest of the zoo, in the background, once per server
 st.title("Design your own network")
 if "spec" not in st.session_state:
     st.session_state["spec"] = st.query_params.get("spec", spec.EXAMPLES[START])
     st.session_state["input"] = st.query_params.get(
         "input", format_shape(spec.EXAMPLE_INPUTS.get(START, spec.DEFAULT_INPUT)))
-st.caption("The slides' notation: `conv3-64` (3x3, 64 filters, 'same' padding), "
-           "`conv11-96/4` (stride 4), `conv5-256/1p2` (padding 2), `maxpool`, `avgpool2`, "
-           "`lrn`, `relu`, `bn`, `dropout0.5`, `fc4096`, `gap`, `softmax`; repeat with "
-           "`[conv3-64 relu]*2`, group with `( ... )*3`; `res3-64/2`, `bottleneck-64-256`, "
-           "`inception(64,96,128,16,32,32)`; `#` starts a comment.")
-st.pills("Examples", list(spec.EXAMPLES), key="example", selection_mode="single",
-         on_change=lambda: load_example(st.session_state["example"])
-         if st.session_state["example"] else None)
-left, right = st.columns([4, 1])
-with left:
-    text = st.text_area("Network", key="spec", height=220,
-                        help="Ctrl+Enter (or click outside) to analyse.")
-with right:
+NOTATION = ("The slides' notation: `conv3-64` (3x3, 64 filters, 'same' padding), "
+            "`conv11-96/4` (stride 4), `conv5-256/1p2` (padding 2), `maxpool`, `avgpool2`, "
+            "`lrn`, `relu`, `bn`, `dropout0.5`, `fc4096`, `gap`, `softmax`; repeat with "
+            "`[conv3-64 relu]*2`, group with `( ... )*3`; `res3-64/2`, `bottleneck-64-256`, "
+            "`inception(64,96,128,16,32,32)`; `#` starts a comment.")
+classroom = is_classroom()
+if not classroom:
+    st.caption(NOTATION)
+# classroom mode: the editor, examples and input on one short band, so the analysis is on
+# the first screen; the notation is one click away
+editor, side = st.columns([3, 1] if classroom else [4, 1])
+with side:
     size = st.text_input("Input (C x H x W)", key="input")
+    if classroom:
+        with st.popover("Notation and examples"):
+            st.markdown(NOTATION)
+            examples()
+with editor:
+    if not classroom:
+        examples()
+    text = st.text_area("Network", key="spec", height=110 if classroom else 220,
+                        help="Ctrl+Enter (or click outside) to analyse.")
 st.query_params["spec"], st.query_params["input"] = text, size  # a shareable link
 
 try:
@@ -97,6 +113,6 @@ except SpecError as exc:
 except CnnlibError as exc:
     st.error(plain(str(exc)))
     st.stop()
-network.views(profile, ("spec", text, size), extra={
+network.views(profile, ("spec", text, size), text, extra={
     "hints": ("Design hints", lambda: hints_view(text, profile)),
     "diff": ("Against a classic", lambda: diff_view(profile))})

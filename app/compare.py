@@ -4,7 +4,6 @@ the ILSVRC years that made them famous. ``/compare?models=alexnet,vgg16,googlene
 
 from __future__ import annotations
 
-import plotly.express as px
 import streamlit as st
 
 from app import charts, warm
@@ -32,37 +31,41 @@ if not names and view in ("table", "accuracy"):
 
 if view == "table":
     table = compare.compare_table(names)  # cached in cnnlib per list of names
-    st.dataframe(table, hide_index=True)
+    number = st.column_config.NumberColumn
+    st.dataframe(table, hide_index=True, column_config={
+        "params": number("params", format="localized"),
+        "macs": number("multiply-adds", format="localized"),
+        "memory_bytes": number("memory (B)", format="localized"),
+        "top1": number("top-1 (%)"), "top5": number("top-5 (%)")})
     log = query_select("Scale", ["linear", "log"], "scale", radio=True,
                        horizontal=True) == "log"
     show(charts.grouped(table, QUANTITIES, log), key="grouped")
 elif view == "accuracy":
     points = compare.accuracy_vs_ops(names)
+    missing = compare.left_out(names)
     if points.empty:
         st.info("None of these networks has a published ImageNet accuracy.")
-        st.stop()
-    show(px.scatter(points, x="gmacs", y="top5", size="params", color="model", text="model",
-                    size_max=60, labels={"gmacs": "G multiply-adds (ours)",
-                                         "top5": "ImageNet top-5 accuracy (%)"},
-                    title="Accuracy against operations; bubble area: parameters")
-         .update_traces(textposition="top center").update_layout(showlegend=False),
-         key="bubbles")
-    st.caption("Top-5 accuracy, since every source gives it (the papers' ILSVRC entries give "
-               "no top-1). Accuracies as published, one source per network:")
-    st.dataframe(points[["model", "top1", "top5", "source"]], hide_index=True)
+    else:
+        show(charts.accuracy_bubbles(points), key="bubbles")
+        st.caption("Top-5 accuracy, since every source gives it (the papers' ILSVRC entries "
+                   "give no top-1). Circles: one network on one centre crop of the validation "
+                   "set; diamonds: the paper's competition entry on the test set, an ensemble "
+                   "of nets on several crops, so they sit higher than one net would.")
+        st.dataframe(points[["model", "measured", "top1", "top5", "source"]],
+                     hide_index=True)
+    if missing:
+        st.markdown("**Left out:** " + "; ".join(f"{n}: {why}" for n, why in missing.items())
+                    + ".")
 elif view == "history":
-    history = compare.ilsvrc_history()
+    human = compare.human_top5_error()
+    error, depth = charts.ilsvrc_history(compare.ilsvrc_history(), human[0])
     left, right = st.columns(2)
     with left:
-        show(px.bar(history, x="year", y="top5_error_percent", text="network",
-                    color="network", labels={"top5_error_percent": "top-5 error (%)"},
-                    title="ILSVRC classification: top-5 error")
-             .update_layout(showlegend=False), key="history")
+        show(error, key="history")
     with right:
-        show(px.bar(history, x="year", y="depth", text="network", color="network",
-                    labels={"depth": "depth (weight layers, ours)"},
-                    title="Depth of the winning networks")
-             .update_layout(showlegend=False), key="depth")
-    st.dataframe(history, hide_index=True)
+        show(depth, key="depth")
+    st.caption(f"Human top-5 error: {human[1]}. 2014 had two entries: VGG came second in "
+               "classification (first in localisation), GoogLeNet won.")
+    st.dataframe(compare.ilsvrc_history(), hide_index=True)
 else:
     st.dataframe(compare.comparison_recomputed(), hide_index=True)

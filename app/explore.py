@@ -24,6 +24,9 @@ def checked(name: str) -> pd.DataFrame | None:
 
 
 def paper_view(name: str) -> None:
+    """The notes' numbers beside ours. The ones that differ come first, in a table that wraps
+    its text, since their "why" is the point of the view; those that agree follow in a
+    compact grid."""
     table = checked(name)
     if table is None:
         st.info(f"The course notes give no numbers for {name}.")
@@ -34,9 +37,10 @@ def paper_view(name: str) -> None:
     agree = int(table["agrees"].sum())
     st.markdown(f"**{agree} of {len(table)}** of the notes' numbers agree with ours; the "
                 f"{len(table) - agree} that differ come first.")
-    st.dataframe(table.sort_values("agrees", kind="stable"), hide_index=True, column_config={
-        "agrees": st.column_config.CheckboxColumn("agrees"),
-        "why": st.column_config.TextColumn("why", width="large")})
+    differ = table[~table["agrees"]]
+    if len(differ):
+        st.table(differ[["quantity", "notes", "ours", "why"]].set_index("quantity"))
+    st.dataframe(table[table["agrees"]].drop(columns=["agrees", "why"]), hide_index=True)
 
 
 warm.start()  # the rest of the zoo, in the background, once per server
@@ -63,5 +67,5 @@ try:
 except CnnlibError as exc:
     st.error(plain(str(exc)))
     st.stop()
-network.views(profile, (name, size, units),
+network.views(profile, (name, size, units), name,
               extra={"paper": ("Paper check", lambda: paper_view(name))})

@@ -14,7 +14,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.style import show
+from app.style import is_classroom, metrics, show
 from app.widgets import plain, query_int, query_select
 from cnnlib import layer_lab
 from cnnlib.errors import CnnlibError
@@ -81,7 +81,9 @@ def number_row(*fields: tuple[str, str, int, int, int]) -> list[int]:
     """A row of whole-number inputs mirrored in the URL, each ``(label, key, default, min,
     max)``, in six columns so that every section's settings line up."""
     values = []
-    for col, (label, key, default, low, high) in zip(st.columns(6), fields, strict=False):
+    columns = st.columns(3 if is_classroom() else 6)  # classroom: half the width, two rows
+    columns = columns * 2
+    for col, (label, key, default, low, high) in zip(columns, fields, strict=False):
         with col:
             values.append(query_int(label, key, default, low, high, slider=False))
     return values
@@ -90,6 +92,26 @@ def number_row(*fields: tuple[str, str, int, int, int]) -> list[int]:
 def conv_section() -> None:
     st.caption("K filters of F x F x D slide over an N x N x D input with stride S, after P "
                "rows and columns of zeros are added on each side.")
+    # in classroom mode the drawing sits beside the numbers, so it is on the first screen
+    numbers, drawing = st.columns([2, 3]) if is_classroom() else (st.container(),) * 2
+    with numbers:
+        arith = conv_numbers()
+    if arith is None or arith.padded > MAX_DRAWN:
+        return
+    with drawing:
+        padded = f"padded to {arith.padded}x{arith.padded}" if arith.p else "no padding"
+        st.markdown(f"**The {arith.f}x{arith.f} filter's positions with stride {arith.s} on the "
+                    f"{arith.n}x{arith.n} input ({padded}); rows and columns numbered on the "
+                    "padded grid**")
+        show(grid_figure(arith), key="conv-grid")
+        st.caption("Outlined: the filter's positions along the first row. Each dot is one "
+                   "output value, at the centre of the window it is computed from, numbered in "
+                   "reading order. Red cells are input that no position covers.")
+
+
+def conv_numbers() -> layer_lab.ConvArithmetic | None:
+    """The settings, the three numbers, whether the stride fits, and the formulas; None
+    when the settings are not a valid layer (the message is shown)."""
     n, f, s, p, k, d = number_row(
         ("N (input size)", "n", 7, 1, 256), ("F (filter size)", "f", 3, 1, 32),
         ("S (stride)", "s", 2, 1, 16), ("P (padding)", "p", 0, 0, 16),
@@ -98,12 +120,10 @@ def conv_section() -> None:
         arith = layer_lab.conv_arithmetic(n, f, s, p, k, d)
     except CnnlibError as exc:
         st.error(plain(str(exc)))
-        return
-    a, b, c = st.columns(3)
-    a.metric("Output", f"{arith.out} x {arith.out} x {arith.k}", border=True)
-    b.metric("Parameters (with biases)", f"{arith.params:,}", border=True)
-    c.metric("Multiply-adds", short(arith.macs), border=True,
-             help=f"{arith.macs:,} MACs")
+        return None
+    metrics([("Output", f"{arith.out} x {arith.out} x {arith.k}", None),
+             ("Parameters (with biases)", f"{arith.params:,}", None),
+             ("Multiply-adds", short(arith.macs), f"{arith.macs:,} MACs")], border=True)
     text = plain(arith.fit.text)
     if not arith.fits:
         st.warning(text, icon=":material/warning:")
@@ -115,15 +135,7 @@ def conv_section() -> None:
     if arith.padded > MAX_DRAWN:
         st.info(f"The {arith.padded}x{arith.padded} padded grid is too large to draw cell by "
                 f"cell; choose N + 2P up to {MAX_DRAWN} to see the filter's positions.")
-        return
-    padded = f"padded to {arith.padded}x{arith.padded}" if arith.p else "no padding"
-    st.markdown(f"**The {arith.f}x{arith.f} filter's positions with stride {arith.s} on the "
-                f"{arith.n}x{arith.n} input ({padded}); rows and columns numbered on the "
-                "padded grid**")
-    show(grid_figure(arith), key="conv-grid")
-    st.caption("Outlined: the filter's positions along the first row. Each dot is one output "
-               "value, at the centre of the window it is computed from, numbered in reading "
-               "order. Red cells are input that no position covers.")
+    return arith
 
 
 def pool_styles(values: pd.DataFrame, colour_of: list[list[int]], winner: list[list[bool]]
@@ -178,10 +190,9 @@ def one_by_one_section() -> None:
                             ("C_in (channels)", "nin_c", 32, 1, 4096),
                             ("K (filters)", "nin_k", 16, 1, 4096))
     nin = layer_lab.one_by_one(h, c_in, k)
-    a, b, c = st.columns(3)
-    a.metric("Output", f"{nin.h} x {nin.h} x {nin.k}", border=True)
-    b.metric("Parameters (with biases)", f"{nin.params:,}", border=True)
-    c.metric("Multiply-adds", short(nin.macs), border=True, help=f"{nin.macs:,} MACs")
+    metrics([("Output", f"{nin.h} x {nin.h} x {nin.k}", None),
+             ("Parameters (with biases)", f"{nin.params:,}", None),
+             ("Multiply-adds", short(nin.macs), f"{nin.macs:,} MACs")], border=True)
     st.info(nin.sentence)
     a, b = st.columns(2)
     with a:
@@ -196,12 +207,10 @@ def one_by_one_section() -> None:
 def comparison(cmp: layer_lab.CostComparison, unit: str) -> None:
     """Metrics, the designs' table, their formulas and a bar per design stacked by layer."""
     first, second = cmp.table.to_dict(orient="records")
-    a, b, c = st.columns(3)
-    a.metric(first["design"], short(first[cmp.quantity]), border=True,
-             help=f"{first[cmp.quantity]:,} {unit}")
-    b.metric(second["design"], short(second[cmp.quantity]), border=True,
-             help=f"{second[cmp.quantity]:,} {unit}")
-    c.metric("Ratio", f"{cmp.ratio:.1f}x", border=True, help=f"{unit}, first over second")
+    metrics([(first["design"], short(first[cmp.quantity]), f"{first[cmp.quantity]:,} {unit}"),
+             (second["design"], short(second[cmp.quantity]),
+              f"{second[cmp.quantity]:,} {unit}"),
+             ("Ratio", f"{cmp.ratio:.1f}x", f"{unit}, first over second")], border=True)
     st.markdown(f"**{cmp.headline}**")
     table = cmp.table.drop(columns="formula").rename(columns={"receptive_field": "RF"})
     st.table(table.style.format({"params": "{:,}", "macs": "{:,}"}), hide_index=True)

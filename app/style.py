@@ -18,14 +18,30 @@ if TYPE_CHECKING:  # the entry imports this module: keep plotly out of the first
 _CLASSROOM_CSS = """
 <style>
 html { font-size: 20px; }
+/* the figure first: little space above the title, a compact title, the full width */
+[data-testid="stMainBlockContainer"] { padding: 2.6rem 1.5rem 2rem !important;
+  max-width: 100% !important; }
+[data-testid="stHeader"] { height: 2.4rem !important; min-height: 2.4rem !important; }
+.stApp h1 { font-size: 1.5rem !important; padding: 0 0 0.2rem !important; }
+.stApp h2, .stApp h3 { font-size: 1.15rem !important; padding: 0.2rem 0 !important; }
+[data-testid="stVerticalBlock"] { gap: 0.5rem !important; }
 [data-testid="stElementContainer"]:has(> [data-testid="stDataFrame"]) {
   zoom: 1.2; width: calc(100% / 1.2) !important; }
 .stApp, .stApp p, .stApp li, .stApp label { color: #000 !important; }
+/* captions dark (Streamlit greys them with opacity), code chips readable from the back */
 [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p {
-  color: #1a1a1a !important; }
+  color: #1a1a1a !important; opacity: 1 !important; }
+.stApp code { font-size: 0.9em !important; color: #000 !important; }
 [data-testid="stMetricValue"] { font-size: 1.8rem !important; font-weight: 700; }
 </style>
 """
+
+
+def sidebar_state() -> str:
+    """The sidebar's state on load: collapsed in classroom mode, so the figure has the width
+    (it opens with its arrow, and Visualize's settings live there)."""
+    on = st.session_state.get("classroom", st.query_params.get("classroom") == "1")
+    return "collapsed" if on else "auto"
 
 
 def classroom_toggle() -> bool:
@@ -49,6 +65,17 @@ def is_classroom() -> bool:
 def font_size() -> int:
     """Base type size in pixels for charts and graph labels."""
     return 20 if is_classroom() else 13
+
+
+def metrics(items: list[tuple[str, str, str | None]], border: bool = False) -> None:
+    """Headline numbers, each ``(label, value, help)``: metric cards side by side, or in
+    classroom mode one line of "label **value**", since at the projector's type size the
+    cards cut both ("Param... 25...", "3 x ...")."""
+    if is_classroom():
+        st.markdown(" · ".join(f"{label} **{value}**" for label, value, _ in items))
+        return
+    for col, (label, value, tip) in zip(st.columns(len(items)), items, strict=True):
+        col.metric(label, value, help=tip, border=border)
 
 
 def show(fig: go.Figure, key: str | None = None) -> None:

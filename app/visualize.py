@@ -17,6 +17,8 @@ import streamlit as st
 import torch
 
 import cnnlib
+from app import charts
+from app.style import is_classroom, show
 from app.widgets import query_int, query_select, session_memo
 from cnnlib import images, visualize, weights
 from cnnlib.errors import CnnlibError
@@ -27,6 +29,8 @@ VIEWS = {"filters": "First-layer filters", "activations": "Feature maps",
          "occlusion": "Occlusion", "predictions": "Predictions"}
 #: Where training runs live (CNNLIB_RUNS_DIR overrides it), and the recorded ones we ship.
 RUNS = [Path(os.environ.get("CNNLIB_RUNS_DIR", "runs")), Path("assets/runs")]
+#: Session key: model -> why its ImageNet weights could not be downloaded in this session.
+FAILED = "_download_failed"
 
 
 def load_weights(name: str, source: str, checkpoint: str, cached: bool) -> weights.LoadedWeights:
@@ -97,12 +101,42 @@ def image_choice() -> tuple[str, bytes] | None:
     return upload.name, upload.getvalue()
 
 
+def retry_download(name: str) -> None:
+    """Forget this session's failed download of ``name`` and choose its ImageNet weights
+    again (a callback: it runs before the Weights radio exists)."""
+    st.session_state[FAILED].pop(name, None)
+    st.session_state["weights"] = "pretrained"
+
+
+def download_once(name: str, slot) -> None:
+    """Fetch ``name``'s ImageNet weights with a progress bar in ``slot``; a failure is kept
+    for the session, so it is tried once, not on every rerun (a stalled network would stall
+    every slider move), until the student asks again."""
+    bar = slot.progress(0.0, text="Downloading the ImageNet weights...")
+    reason = weights.download(name, lambda done, total: bar.progress(
+        done / total if total else 0.0,
+        text=f"Downloading weights: {done / 2**20:.0f} of {total / 2**20:.0f} MB"))
+    slot.empty()
+    if reason:
+        st.session_state[FAILED][name] = reason
+
+
 st.title("Seeing inside a network")
+failures: dict[str, str] = st.session_state.setdefault(FAILED, {})
+downloading = st.empty()  # the download's progress, in the page rather than the sidebar
 with st.sidebar:
     name = query_select("Network", registry.names(), "model", default="alexnet",
                         format_func=lambda n: f"{n} ({registry.get(n).year})")
+    offered = "pretrained" if weights.pretrained_available(name) else "random"
+    wanted = st.session_state.get("weights", st.query_params.get("weights", offered))
+    if wanted == "pretrained" and offered == "pretrained" and name not in failures \
+            and not weights.pretrained_path(name).exists():
+        download_once(name, downloading)
+    if name in failures and wanted == "pretrained":
+        # before the radio is drawn, so that it shows what is used: the random weights
+        st.session_state["weights"] = "random"
     source = query_select("Weights", weights.sources(name), "weights", radio=True,
-                          default="pretrained" if weights.pretrained_available(name) else "random",
+                          default=offered,
                           format_func={"pretrained": "ImageNet-pretrained",
                                        "checkpoint": "training checkpoint",
                                        "random": "random (untrained)"}.get)
@@ -116,22 +150,23 @@ with st.sidebar:
     picked = image_choice()
     view = query_select("View", list(VIEWS), "view", format_func=VIEWS.get, radio=True)
 
-failed = None
-if source == "pretrained" and not weights.pretrained_path(name).exists():
-    bar = st.progress(0.0, text="Downloading the ImageNet weights...")
-    failed = weights.download(name, lambda done, total: bar.progress(
-        done / total if total else 0.0,
-        text=f"Downloading weights: {done / 2**20:.0f} of {total / 2**20:.0f} MB"))
-    bar.empty()
 try:
     loaded = load_weights(name, source, checkpoint,
                           source == "pretrained" and weights.pretrained_path(name).exists())
 except CnnlibError as exc:
     st.error(str(exc))
     st.stop()
-st.info(f"**{loaded.name}**: {loaded.label}")
-if failed or loaded.warning:
-    st.warning(f"{failed} Showing random initialisation instead." if failed else loaded.warning)
+status = f"**{loaded.name}**: {loaded.label}"
+failed = failures.get(name) if source == "random" else None
+problem = f"{failed} Showing random initialisation instead." if failed else loaded.warning
+if is_classroom():  # one line: the pictures are what the room looks at
+    st.caption(f"{status}. {problem}" if problem else status)
+else:
+    st.info(status)
+    if problem:
+        st.warning(problem)
+if failed:
+    st.button("Try the download again", on_click=retry_download, args=(name,))
 model_key = (loaded.name, source, checkpoint)
 
 if view == "filters":
@@ -233,10 +268,14 @@ try:
     elif view == "occlusion":
         side = int(x.shape[-1])
         top = visualize.predict(loaded.model, x, loaded.categories, k=5)
-        target_name = query_select("Class to follow (default: the predicted one)",
-                                   [n for n, _ in top], "target")
-        window = query_int("Grey square (pixels)", "window", max(4, side // 7), 2, side)
-        stride = query_int("Step (pixels)", "stride", max(2, side // 14), 1, side)
+        settings = st.columns(3)
+        with settings[0]:
+            target_name = query_select("Class to follow (default: the predicted one)",
+                                       [n for n, _ in top], "target")
+        with settings[1]:
+            window = query_int("Grey square (pixels)", "window", max(4, side // 7), 2, side)
+        with settings[2]:
+            stride = query_int("Step (pixels)", "stride", max(2, side // 14), 1, side)
         progress = st.progress(0.0, text="Occluding...")
         occ = session_memo(("occlusion", *key, window, stride, target_name),
                            lambda: visualize.occlusion(
@@ -250,17 +289,13 @@ try:
         axes = {"x": "square's left (px)", "y": "square's top (px)"}
         a, b = st.columns(2)
         a.image(seen_picture, caption="input", width="stretch")
-        b.plotly_chart(px.imshow(occ.probability, x=maps.xs, y=maps.ys, zmin=0,
-                                 zmax=max(float(occ.probability.max()), occ.baseline),
-                                 color_continuous_scale="Viridis",
-                                 labels={**axes, "color": "probability"},
-                                 title=f"probability of '{target_name}'"), width="stretch")
-        st.plotly_chart(px.imshow(maps.class_codes, x=maps.xs, y=maps.ys,
-                                  color_continuous_scale="Turbo", labels=axes,
-                                  title="most probable class with the square there")
-                        .update_traces(text=maps.class_names, hovertemplate="%{text}",
-                                       texttemplate="%{text:.12}", textfont_size=12)
-                        .update_coloraxes(showscale=False), width="stretch")
+        with b:
+            show(px.imshow(occ.probability, x=maps.xs, y=maps.ys, zmin=0,
+                           zmax=max(float(occ.probability.max()), occ.baseline),
+                           color_continuous_scale="Viridis",
+                           labels={**axes, "color": "probability"},
+                           title=f"probability of '{target_name}'"), key="occlusion-probability")
+        show(charts.occlusion_classes(maps), key="occlusion-classes")
     elif view == "predictions":
         top = visualize.predict(loaded.model, x, loaded.categories)
         st.subheader("Top-5 predictions")

@@ -89,35 +89,88 @@ def _compare_table(names: tuple[str, ...]) -> pd.DataFrame:
     return table.astype({"top1": float, "top5": float})
 
 
+#: How a published accuracy was measured: one net on one centre crop of the validation set
+#: (torchvision), or a competition entry on the test set (ensembles, multi-crop).
+SINGLE_MODEL = "single model, single crop (torchvision, val)"
+ILSVRC_ENTRY = "ILSVRC entry (ensemble, multi-crop, test)"
+
+
 def accuracy_vs_ops(names: list[str]) -> pd.DataFrame:
     """Points for an accuracy-versus-operations bubble chart (Canziani et al. 2017): ``top1``
     and ``top5`` (published; a paper's ILSVRC entry gives only top-5), ``gmacs`` (ours:
-    billions of multiply-adds per image), ``params`` (ours, the bubble size) and ``source``.
-    A model with no published accuracy has no point, so it has no row."""
+    billions of multiply-adds per image), ``params`` (ours, the bubble size), ``measured``
+    (:data:`SINGLE_MODEL` or :data:`ILSVRC_ENTRY`: the two are not the same experiment, so a
+    chart must tell them apart) and ``source``. A model with no published accuracy has no
+    point, so it has no row (:func:`left_out` says why)."""
     table = compare_table(names)
     table = table[table["top1"].notna() | table["top5"].notna()]
+    measured = [SINGLE_MODEL if registry.get(n).torchvision else ILSVRC_ENTRY
+                for n in table["model"]]
     return pd.DataFrame({"model": table["model"], "family": table["family"],
                          "top1": table["top1"], "top5": table["top5"],
                          "gmacs": table["macs"] / 1e9, "params": table["params"],
+                         "measured": measured,
                          "source": table["accuracy_source"]}).reset_index(drop=True)
 
 
+def left_out(names: list[str]) -> dict[str, str]:
+    """The models of ``names`` that :func:`accuracy_vs_ops` has no point for, each with the
+    reason: not an ImageNet classifier, or no published accuracy for that exact network."""
+    reasons = {}
+    for name in names:
+        if published_accuracy(name) is not None:
+            continue
+        info = registry.get(name)
+        if info.num_classes != 1000:
+            reasons[name] = (f"a {info.num_classes}-class net for "
+                             f"{format_shape(info.input_size)} images, not an ImageNet one")
+        else:
+            reasons[name] = ("no accuracy published for exactly this network (no torchvision "
+                             "weights, not an ILSVRC entry)")
+    return reasons
+
+
 def ilsvrc_history() -> pd.DataFrame:
-    """The notes' ILSVRC winners (year, network, top-5 error %, layers as the notes count)
-    beside the depth we compute for the zoo model of each entry's architecture."""
+    """The ILSVRC classification winners of the classic figure, oldest first, one row per
+    entry (2014 has two: VGG, 2nd, and GoogLeNet, the winner): ``entry`` ("2014 VGG", the
+    label that keeps them apart on a chart), ``year``, ``network``, ``top5_error_percent``,
+    ``kind`` ("shallow" before CNNs, else "CNN"), ``layers`` as the notes count and ``depth``
+    as we compute it for the zoo model of the entry's architecture (both missing for the
+    shallow entries, which have no layers to count), ``model`` and ``note``.
+
+    The CNN years are the notes' table; the shallow 2010/2011 winners come from
+    ``ilsvrc_context.csv`` (Russakovsky et al. 2015), as in the figure the history is known by.
+    """
     return _ilsvrc_history().copy()
 
 
 @functools.cache
 def _ilsvrc_history() -> pd.DataFrame:
-    table = reference.table("ilsvrc_winners")
-    models = [paper_check.ILSVRC_MODELS[n] for n in table["network"]]
-    return pd.DataFrame({
-        "year": table["year"].astype(int), "network": table["network"],
-        "top5_error_percent": table["top5_error_percent"].astype(float),
-        "layers": table["layers"].astype(int),
-        "depth": [analysis.profile(m).totals["depth"] for m in models],
-        "model": models, "note": table["note"]})
+    context = reference.table("ilsvrc_context")
+    shallow = context[context["kind"] == "shallow"]
+    cnns = reference.table("ilsvrc_winners")
+    models = [paper_check.ILSVRC_MODELS[n] for n in cnns["network"]]
+    frame = pd.DataFrame({
+        "year": [*shallow["year"], *cnns["year"]],
+        "network": [*shallow["network"], *cnns["network"]],
+        "top5_error_percent": [*shallow["top5_error_percent"], *cnns["top5_error_percent"]],
+        "kind": [*shallow["kind"], *["CNN"] * len(cnns)],
+        "layers": [*[None] * len(shallow), *cnns["layers"]],
+        "depth": [*[None] * len(shallow),
+                  *(analysis.profile(m).totals["depth"] for m in models)],
+        "model": [*[None] * len(shallow), *models],
+        "note": [*shallow["source"], *cnns["note"]]})
+    frame = frame.astype({"year": int, "top5_error_percent": float, "layers": "Int64",
+                          "depth": "Int64"})
+    frame.insert(0, "entry", frame["year"].astype(str) + " " + frame["network"])
+    return frame
+
+
+def human_top5_error() -> tuple[float, str]:
+    """The human top-5 error on ILSVRC (%) that the history is measured against, and its
+    source: one trained annotator, about 5.1% (Russakovsky et al. 2015)."""
+    context = reference.table("ilsvrc_context").set_index("kind")
+    return float(context.loc["human", "top5_error_percent"]), context.loc["human", "source"]
 
 
 def comparison_recomputed() -> pd.DataFrame:

@@ -86,6 +86,15 @@ class Window:
         rounding = "ceil" if self.ceil else "floor"
         return f"{text} = {float(exact):.2f} -> {rounding} {self.out}"
 
+    def unread(self) -> tuple[int, ...]:
+        """Input positions (0-based, unpadded) that no output position reads: the gaps a
+        stride wider than the (dilated) filter leaves between positions, and what lies past
+        the last position when the stride does not tile. The one home of this fact: the
+        layer's remark and Layer lab's drawing both read it."""
+        read = {i * self.stride + self.dilation * j
+                for i in range(self.out) for j in range(self.kernel)}
+        return tuple(c for c in range(self.size) if c + self.padding not in read)
+
 
 @dataclass(slots=True)
 class Calc:
@@ -182,17 +191,37 @@ def conv(m: nn.modules.conv._ConvNd, x: Shape) -> Calc:
                 params=_terms_value(params_terms), macs=_terms_value(macs_terms),
                 params_terms=params_terms, macs_terms=macs_terms, weight_layer=True)
     _window_labels(calc, windows)
-    misfit = [w for w in windows
-              if (w.size + 2 * w.padding - w.dilation * (w.kernel - 1) - 1) % w.stride]
-    if misfit:
-        w = misfit[0]
-        covered = (w.out - 1) * w.stride + w.dilation * (w.kernel - 1) + 1
-        calc.warning = (f"stride {w.stride} does not tile the input: {w.formula()}; the last "
-                        f"{w.size + 2 * w.padding - covered} padded row(s)/column(s) are never "
-                        "covered")
+    calc.warning = _unread_warning(windows)
     if m.groups > 1:
         calc.note = f"{m.groups} groups: each output sees C_in/groups = {c_in_g} input maps"
     return calc
+
+
+def _unread_warning(windows: Sequence[Window]) -> str:
+    """The remark for a window that leaves input unread or a stride that does not tile.
+
+    A stride wider than the filter (ResNet v1's 1x1 stride-2 convs) skips rows and columns:
+    the remark gives the fraction of the input never read (3/4 for 1x1/2), not only the
+    last row. Where only padding is left over, it says that.
+    """
+    unread = [w.unread() for w in windows]
+    if any(unread):
+        w, u = next((w, u) for w, u in zip(windows, unread, strict=True) if u)
+        read = Fraction(math.prod(v.size - len(g) for v, g in zip(windows, unread, strict=True)),
+                        math.prod(v.size for v in windows))
+        why = ("does not tile the input" if w.exact.denominator != 1
+               else f"is wider than the {w.kernel}-wide filter")
+        return (f"stride {w.stride} {why}: {w.formula()}; it reads {w.size - len(u)} of "
+                f"{w.size} input rows/columns, so {1 - read} of the input "
+                f"({float(1 - read):.0%}) is never read")
+    misfit = [w for w in windows if w.exact.denominator != 1]
+    if misfit:
+        w = misfit[0]
+        covered = (w.out - 1) * w.stride + w.dilation * (w.kernel - 1) + 1
+        return (f"stride {w.stride} does not tile the input: {w.formula()}; the last "
+                f"{w.size + 2 * w.padding - covered} padded row(s)/column(s) are never "
+                "covered")
+    return ""
 
 
 def linear(m: nn.Linear, x: Shape) -> Calc:

@@ -611,6 +611,24 @@ def default_detail(profile: Profile) -> str:
     return next((d for d in ("layers", "blocks") if net.count(d) <= MAX_NODES), "stages")
 
 
+def row_groups(profile: Profile, detail: str) -> list[str]:
+    """Each row of ``profile.layers`` with the id of the node that draws it at ``detail``:
+    what a chart sums over to show a deep net per block (``"b3"``) or stage as its graph
+    does. A row drawn as its own node (or folded into one) has ``"n<row>"``."""
+    return _Net(profile).node_ids(detail)
+
+
+def details(profile: Profile) -> list[str]:
+    """The levels of :data:`DETAILS` that draw different graphs for ``profile``, coarse to
+    fine. A level that draws exactly what the next finer one draws is left out (a VGG or
+    AlexNet has no blocks, so "blocks" would repeat "layers"): a page offers only choices
+    that change the picture."""
+    graphs = {d: build(profile, d) for d in DETAILS}
+    drawn = {d: (g.nodes, g.edges, g.clusters) for d, g in graphs.items()}
+    return [d for d, finer in zip(DETAILS, (*DETAILS[1:], None), strict=True)
+            if finer is None or drawn[d] != drawn[finer]]
+
+
 # ---------------------------------------------------------------- DOT
 
 

@@ -174,6 +174,33 @@ def _macs_sentence(profile: Profile) -> str | None:
     return text + "."
 
 
+#: Families whose paper names its stages by order of resolution (He et al. 2016, Table 1:
+#: conv1 at 112x112, conv2_x at 56x56 with the max pool, ... conv5_x at 7x7).
+CONV_X_FAMILIES = ("ResNet", "ResNeXt")
+
+
+def stage_labels(profile: Profile) -> dict[str, str]:
+    """Each value of the ``stage`` column (an output resolution, or "head") with the name the
+    network's paper gives it: "conv2_x (56x56)" for a ResNet, where the paper's Table 1 counts
+    the resolutions in order; the resolution itself elsewhere, and "head" for the layers after
+    flattening."""
+    from cnnlib.models import registry  # the catalogue is plain data: no torch import here
+
+    stages = list(dict.fromkeys(profile.layers["stage"]))
+    spatial = [s for s in stages if s != "head"]
+    known = profile.model in registry.names()
+    if not known or registry.get(profile.model).family not in CONV_X_FAMILIES:
+        return {s: s for s in stages}
+    layers = profile.layers
+    pooled = {}  # a last resolution without weights: the global average pool's 1x1 output
+    if spatial and layers.loc[layers["stage"] == spatial[-1], "params"].sum() == 0:
+        last = spatial.pop()
+        pooled[last] = f"average pool ({last})"
+    names = {s: (f"conv{i + 1}_x" if i else "conv1") + f" ({s})" for i, s in enumerate(spatial)}
+    names.update(pooled)
+    return {**names, **({"head": "head"} if "head" in stages else {})}
+
+
 def sentences(profile: Profile) -> list[str]:
     """What the per-layer parameter, memory and multiply-add charts show, all numbers
     computed from ``profile``: where the parameters sit (and how much work those layers do),

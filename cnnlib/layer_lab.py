@@ -185,8 +185,7 @@ def _listing(items: list[str], word: str = "or") -> str:
 def _fit_report(n: int, f: int, s: int, p: int, calc: Calc) -> FitReport:
     window = calc.windows[0]
     starts = tuple(i * window.stride for i in range(window.out))
-    covered = {c for a in starts for c in range(a, a + f)}
-    uncovered = tuple(c - p for c in range(p, p + n) if c not in covered)
+    uncovered = window.unread()
     after_last = [c for c in range(starts[-1] + f, n + 2 * p) if c >= p + n]
     fits = _fits(calc)
     paddings, strides = [], []

@@ -477,14 +477,14 @@ def check(name: str, profile: Profile | None = None) -> pd.DataFrame | None:
     the options it was built with, so a given one could silently be another architecture,
     and recomputing costs milliseconds (the traced graph is cached). ``profile`` is the one
     the page shows; when it is at another input size, ``attrs["note"]`` says so.
-    ``attrs["input_size"]`` is the size checked.
+    ``attrs["input_size"]`` is the size checked (C, H, W), as integers: formatted where shown.
     """
     if not has_notes(name):
         return None
     size = notes_input_size(name)
     ours = analysis.profile(name, size)
     frame = pd.DataFrame(_flatten(c(ours) for c in _CHECKS[name]), columns=COLUMNS)
-    frame.attrs["input_size"] = format_shape(size)
+    frame.attrs["input_size"] = size
     frame.attrs["note"] = ""
     if profile is not None and tuple(profile.input_size) != size:
         frame.attrs["note"] = (f"Checked at {format_shape(size)}, the input size of the notes' "

@@ -317,9 +317,32 @@ def test_a_stride_that_does_not_tile_is_a_warning() -> None:
     result = cnnlib.profile(nn.Sequential(nn.Conv2d(1, 1, 3, stride=3)), "1x7x7")
     assert result.layers["output_shape"][0] == "1x2x2"
     assert result.warnings == ("0: stride 3 does not tile the input: (7 - 3 + 2*0)/3 + 1 = "
-                               "2.33 -> floor 2; the last 1 padded row(s)/column(s) are never "
-                               "covered",)
+                               "2.33 -> floor 2; it reads 6 of 7 input rows/columns, so 13/49 "
+                               "of the input (27%) is never read",)
     assert cnnlib.profile(nn.Sequential(nn.Conv2d(1, 1, 3, stride=2)), "1x7x7").warnings == ()
+
+
+def test_a_stride_wider_than_the_filter_says_how_much_input_is_never_read() -> None:
+    """ResNet v1's 1x1 stride-2 convs read every other row and column: three quarters of the
+    input, not just the last row, is never read. The oracle: the gradient of the output with
+    respect to the input is zero exactly where the input is never read."""
+    conv = nn.Conv2d(1, 1, 1, stride=2, bias=False)
+    result = cnnlib.profile(nn.Sequential(conv), "1x56x56")
+    assert result.warnings == ("0: stride 2 does not tile the input: (56 - 1 + 2*0)/2 + 1 = "
+                               "28.50 -> floor 28; it reads 28 of 56 input rows/columns, so "
+                               "3/4 of the input (75%) is never read",)
+    x = torch.ones(1, 1, 56, 56, requires_grad=True)
+    with torch.no_grad():
+        conv.weight.fill_(1.0)
+    conv(x).sum().backward()
+    assert (x.grad == 0).float().mean().item() == 0.75
+    # an exact fit with a stride wider than the filter skips input all the same
+    exact = cnnlib.profile(nn.Sequential(nn.Conv2d(1, 1, 1, stride=2)), "1x55x55").warnings
+    assert exact == ("0: stride 2 is wider than the 1-wide filter: (55 - 1 + 2*0)/2 + 1 = 28; "
+                     "it reads 28 of 55 input rows/columns, so 2241/3025 of the input (74%) is "
+                     "never read",)
+    lines = [w for w in cnnlib.profile("resnet50").warnings if "layer2.0.conv1" in w]
+    assert lines and "3/4 of the input (75%) is never read" in lines[0]
 
 
 def test_flops_switch_and_columns() -> None:

@@ -161,3 +161,29 @@ def test_every_zoo_model_predicts_on_a_sample(open_page, name: str) -> None:
     at = open_page("app/visualize.py", model=name, view="predictions", image="cat")
     assert "random initialisation" in at.info[0].value
     assert len(at.dataframe[0].value) == min(5, registry.get(name).num_classes)
+
+
+def test_offline_the_weights_radio_shows_what_is_used_and_the_download_is_tried_once(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A failed download selects "random" in the radio (the weights really used), and is not
+    retried on every rerun, only when asked."""
+    calls = []
+
+    def fail(name: str, progress=None) -> str:
+        calls.append(name)
+        return f"Could not download the ImageNet weights for {name} (no network)."
+
+    monkeypatch.setattr(weights, "download", fail)
+    monkeypatch.setattr(weights, "pretrained_path", lambda name: tmp_path / f"{name}.pth")
+    at = page(model="alexnet", view="filters")
+    no_exception(at)
+    assert at.sidebar.radio(key="weights").value == "random"
+    assert at.query_params["weights"] == "random"
+    assert "no network" in at.warning[0].value and calls == ["alexnet"]
+    at.sidebar.radio(key="view").set_value("predictions").run()  # any other rerun
+    at.sidebar.radio(key="weights").set_value("pretrained").run()  # even asking again
+    no_exception(at)
+    assert calls == ["alexnet"] and at.sidebar.radio(key="weights").value == "random"
+    at.button[0].click().run()  # "Try the download again"
+    assert calls == ["alexnet", "alexnet"]
+    assert at.sidebar.radio(key="weights").value == "random"

@@ -60,10 +60,17 @@ def test_bad_input_is_a_clear_message(open_page, text: str, message: str) -> Non
 
 
 def test_paper_check_shows_the_notes_with_reasons(open_page) -> None:
+    """The caption names the input size once ("3x224x224", not a size formatted twice), and
+    each number that differs is shown whole with its reason, in a table that wraps (a
+    data grid cuts long text at the column's edge)."""
     at = open_page("app/explore.py", model="vgg16", view="paper")
-    table = at.dataframe[0].value
-    assert not table["agrees"].all()  # the slide's "96 MB" is not its own list's sum
-    assert table["why"][~table["agrees"]].str.len().gt(0).all()
+    assert "at the notes' input size 3x224x224," in at.caption[1].value
+    differ = at.table[0].value
+    assert len(differ) == 3  # the slide's "96 MB" is not its own list's sum, and 19.6B
+    assert differ["why"].str.len().gt(40).all()
+    assert "15,237,608 values" in differ.loc["forward memory (activations, fp32)", "why"]
+    agree = at.dataframe[0].value
+    assert len(agree) == 41 and "why" not in agree.columns
     at = open_page("app/explore.py", model="resnext50_32x4d", view="paper")
     assert "no numbers" in at.info[0].value
 
@@ -115,3 +122,44 @@ def test_text_in_a_number_field_is_a_warning_with_the_default(open_page) -> None
     at = open_page("app/explore.py", model="resnet18", view="memory", batch="lots")
     assert "'lots' is not a whole number for Batch size; using 128" in at.warning[0].value
     assert at.number_input(key="batch").value == 128
+
+
+def test_detail_offers_only_levels_that_differ_and_resets_with_the_network(open_page) -> None:
+    """VGG-16 has no blocks, so "blocks" (the same picture as "layers") is not offered; its
+    "layers" does not carry over to ResNet-152, which opens at its own default ("blocks"),
+    while a link's detail is honoured on first load. The direction is a setting in the URL."""
+    at = open_page("app/explore.py", model="vgg16", view="graph", detail="all")
+    assert at.radio(key="detail").value == "all"  # the link's
+    assert at.radio(key="detail").options == ["stages", "layers", "all"]
+    at.radio(key="detail").set_value("layers").run()
+    at.selectbox(key="model").set_value("resnet152").run()
+    assert not at.exception
+    assert at.radio(key="detail").value == "blocks" == graph.default_detail(
+        cnnlib.profile("resnet152"))
+    assert at.radio(key="detail").options == ["stages", "blocks", "layers", "all"]
+    assert at.query_params["detail"] == "blocks"
+    at.radio(key="direction").set_value("LR").run()
+    assert at.query_params["direction"] == "LR"
+    assert "rankdir=LR" in at.get("graphviz_chart")[0].proto.spec
+
+
+def test_graph_details_leave_out_levels_that_draw_the_same_graph() -> None:
+    for name, expected in [("vgg16", ["stages", "layers", "all"]),
+                           ("alexnet", ["stages", "layers", "all"]),
+                           ("resnet18", ["stages", "blocks", "layers", "all"])]:
+        profile = cnnlib.profile(name)
+        assert graph.details(profile) == expected
+        dots = {graph.to_dot(profile, d) .split("\n", 2)[2] for d in graph.DETAILS}
+        assert len(dots) == len(expected)  # the oracle: the DOT each level draws
+
+
+def test_the_table_shows_thousands_separators_and_units(open_page) -> None:
+    """15476410880 reads as 15,476,410,880; the receptive field says it is in pixels."""
+    import json
+
+    at = open_page("app/explore.py", model="vgg16", view="table")
+    config = json.loads(at.dataframe[0].proto.columns)
+    for column in ("params", "activations", "memory_bytes", "macs"):
+        assert config[column]["type_config"]["format"] == "localized", column
+    assert config["receptive_field"]["label"] == "RF (px)"
+    assert config["memory_bytes"]["label"] == "memory (B)"

@@ -73,12 +73,37 @@ def test_accuracy_vs_ops() -> None:
 
 
 def test_ilsvrc_history() -> None:
+    """One row per entry, oldest first: the shallow winners before CNNs, then the notes' CNNs
+    with our depth beside the notes' count (2014's two entries as two rows)."""
     history = compare.ilsvrc_history()
-    assert list(history["model"]) == ["alexnet_original", "zfnet", "vgg19", "googlenet",
-                                      "resnet152"]
-    assert list(history["depth"]) == [8, 8, 19, 22, 152] == list(history["layers"])
-    assert list(history["year"]) == [2012, 2013, 2014, 2014, 2015]
-    assert list(history["top5_error_percent"]) == [16.4, 11.7, 7.3, 6.7, 3.57]
+    assert list(history["entry"]) == ["2010 NEC-UIUC", "2011 XRCE", "2012 AlexNet",
+                                      "2013 ZFNet", "2014 VGG", "2014 GoogLeNet",
+                                      "2015 ResNet"]
+    assert history["entry"].is_unique
+    cnns = history[history["kind"] == "CNN"]
+    assert list(cnns["model"]) == ["alexnet_original", "zfnet", "vgg19", "googlenet",
+                                   "resnet152"]
+    assert list(cnns["depth"]) == [8, 8, 19, 22, 152] == list(cnns["layers"])
+    assert list(history["year"]) == [2010, 2011, 2012, 2013, 2014, 2014, 2015]
+    assert list(history["top5_error_percent"]) == [28.2, 25.8, 16.4, 11.7, 7.3, 6.7, 3.57]
+    shallow = history[history["kind"] == "shallow"]
+    assert shallow["depth"].isna().all() and shallow["model"].isna().all()
+    human, source = compare.human_top5_error()
+    assert human == 5.1 and "Russakovsky" in source
+
+
+def test_accuracy_points_say_how_they_were_measured() -> None:
+    """torchvision's single-model val numbers and the papers' ensemble test entries are told
+    apart, and every model without a point is named with its reason."""
+    names = ["alexnet", "alexnet_original", "resnet50", "cifar_resnet20", "lenet5"]
+    rows = compare.accuracy_vs_ops(names).set_index("model")
+    assert rows.loc["alexnet", "measured"] == compare.SINGLE_MODEL
+    assert rows.loc["alexnet_original", "measured"] == compare.ILSVRC_ENTRY
+    missing = compare.left_out(names)
+    assert list(missing) == ["resnet50", "cifar_resnet20", "lenet5"]
+    assert "10-class" in missing["cifar_resnet20"] and "3x32x32" in missing["cifar_resnet20"]
+    assert "no torchvision weights" in missing["resnet50"]
+    assert set(missing) | set(rows.index) == set(names)
 
 
 def test_comparison_recomputed() -> None:

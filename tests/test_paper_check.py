@@ -55,7 +55,7 @@ def test_every_model_is_checked_or_none(name: str) -> None:
     assert (frame.loc[frame["agrees"], "why"] == "").all()
     whys = frame.loc[~frame["agrees"], "why"]
     assert (whys.str.len() > 0).all() and not (whys == paper_check.UNEXPLAINED).any()
-    assert frame.attrs["input_size"] == analysis.format_shape(paper_check.notes_input_size(name))
+    assert frame.attrs["input_size"] == paper_check.notes_input_size(name)
 
 
 @pytest.mark.parametrize("name", ["lenet5", "nin", "plain18", "resnext50_32x4d", "densenet121"])
@@ -137,7 +137,7 @@ def test_a_wrong_computed_value_fails_the_check(monkeypatch: pytest.MonkeyPatch)
 def test_checked_at_the_notes_input_size() -> None:
     """AlexNet's table is for 227x227; a profile at 224 is shown, so the panel says so."""
     frame = paper_check.check("alexnet", cnnlib.profile("alexnet"))
-    assert frame.attrs["input_size"] == "3x227x227"
+    assert frame.attrs["input_size"] == (3, 227, 227)
     assert "3x224x224" in frame.attrs["note"] and "3x227x227" in frame.attrs["note"]
     assert cell(frame, "conv1 memory")["agrees"]  # 64x56x56 at 227; 64x55x55 at 224
     same = paper_check.check("alexnet", cnnlib.profile("alexnet", "3x227x227"))
