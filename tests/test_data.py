@@ -123,6 +123,30 @@ def test_cifar_batch_files_read_as_torchvision_reads_them(
     assert len(ours.train_y) == 30 and len(ours.test_y) == 6
 
 
+class _Exploit:
+    """A pickle payload that runs a shell command when unpickled (what a hostile upload of a
+    "CIFAR batch" would carry)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple:
+        return os.system, (f"touch {self.marker}",)
+
+
+@pytest.mark.parametrize("where", ["data_batch_1", "batches.meta"])
+def test_a_crafted_cifar_batch_cannot_run_code(tmp_path: Path, where: str) -> None:
+    folder = tmp_path / "cifar-10-batches-py"
+    write_cifar_batches(folder)
+    marker = tmp_path / "pwned"
+    with open(folder / where, "wb") as f:
+        pickle.dump({b"data": _Exploit(marker), b"labels": [0], b"label_names": [b"a"]}, f)
+    with pytest.raises(CnnlibError, match=rf"{where} is not a CIFAR-10 batch file \(it asks "
+                       r"for (posix|os)\.system.*refused, since unpickling it could run code"):
+        load_dataset(str(folder), root=tmp_path / "root")
+    assert not marker.exists()
+
+
 def test_cifar10_offline_is_one_clear_sentence(tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     def offline(self: object) -> None:
