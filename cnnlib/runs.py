@@ -52,6 +52,8 @@ METRIC_KEYS = ("model", "epoch", "step", "train_loss", "train_error", "test_erro
                "test_images", "images_per_s", "seconds")
 END_EVENTS = ("stopped", "finished")
 FILTER_ZOOM = 8
+#: The recorded runs shipped with the app (relative, as the pages list and link them).
+RECORDED = Path("assets/runs")
 # A run with no end event is "incomplete" (it crashed) once nothing was written for this long,
 # or for three times its longest gap between evaluations if that is longer: a CPU epoch can
 # take many minutes, and metrics are written only when an epoch ends.
