@@ -41,6 +41,7 @@ import json
 import math
 import os
 import pickle
+import stat
 import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -57,7 +58,8 @@ from torch import Tensor
 from torchvision.io import ImageReadMode, decode_image
 
 from cnnlib.errors import CnnlibError, ImageError
-from cnnlib.images import load_image
+from cnnlib.images import MAX_BYTES, check_pixels, load_image
+from cnnlib.paths import CIFAR10_SPEC
 from cnnlib.runs import write_atomic
 
 PAD = 4  # pixels of zero padding before the random crop, as in the paper
@@ -233,7 +235,10 @@ def load_dataset(spec: str, *, root: Path | None = None, limit_train: int | None
     they are not already ``size`` x ``size``.
     """
     root = Path(root) if root is not None else data_root()
-    if spec == "cifar10":
+    if not spec.strip():  # Path("") is the current folder: never train on it by accident
+        raise CnnlibError(f"Name the training data: {CIFAR10_SPEC} or a folder of class "
+                          "sub-folders.")
+    if spec == CIFAR10_SPEC:
         folder = _download_cifar10(root / "cifar10")
         decoded, source, name = _read_cifar_batches(folder, size), f"CIFAR-10 ({folder})", spec
     else:
@@ -401,13 +406,21 @@ def _decode_all(files: list[str], size: int) -> tuple[Tensor, Tensor]:
 
 
 def _decode_file(file: str, size: int) -> Tensor | None:
-    """One image as 3 x size x size uint8, or None when it is not a readable image."""
+    """One image as 3 x size x size uint8, or None when it is not a readable image: a file
+    that is not a regular one (a FIFO would block the read forever, a device never end),
+    over :data:`~cnnlib.images.MAX_BYTES`, or over :data:`~cnnlib.images.MAX_PIXELS` by its
+    header (checked before anything is decoded) is skipped like a corrupt one."""
     try:
+        if not stat.S_ISREG(os.stat(file).st_mode):
+            return None
         with open(file, "rb") as f:
-            data = f.read()
+            data = f.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            return None
+        check_pixels(data)
         image = decode_image(torch.frombuffer(bytearray(data), dtype=torch.uint8),
                              mode=ImageReadMode.RGB)
-    except OSError:
+    except (OSError, ImageError):
         return None
     except (RuntimeError, ValueError):  # a format torchvision lacks, an empty or broken file
         image = None
