@@ -201,8 +201,14 @@ _NEEDS_MAP = (Conv, Pool, LocalResponseNorm, GlobalAvgPool, Residual, Bottleneck
 
 
 def _show(token: str) -> str:
-    """A token quoted for a message, cut short so a pasted essay does not flood the line."""
-    return f"`{token}`" if len(token) <= 40 else f"`{token[:37]}...`"
+    """A token quoted for a message as a markdown code span, cut short so a pasted essay does
+    not flood the line. The fence is one backtick longer than any run of backticks in the
+    token (CommonMark's rule), so a typed backtick cannot close the span early and turn the
+    rest of the message into markup."""
+    token = token if len(token) <= 40 else f"{token[:37]}..."
+    fence = "`" * (max(map(len, re.findall("`+", token)), default=0) + 1)
+    pad = " " if token.startswith("`") or token.endswith("`") else ""
+    return f"{fence}{pad}{token}{pad}{fence}"
 
 
 def _error(token: str, position: int, problem: str) -> SpecError:
