@@ -13,8 +13,10 @@ from pathlib import Path
 import plotly.graph_objects as go
 import streamlit as st
 
+from app import widgets
 from app.widgets import query_select
-from cnnlib import jobs, runs
+from cnnlib import jobs, paths, runs
+from cnnlib.errors import CnnlibError
 
 RECORDED = Path("assets/runs")
 DEPTHS = (20, 32, 44, 56, 110)
@@ -67,8 +69,13 @@ with st.expander("Start a run", expanded=not runs.list_runs(runs.runs_dir(), REC
     if start:
         models = [f"cifar_{kind}{d}" for d in sorted(depths)
                   for kind, wanted in (("plain", plain), ("resnet", residual)) if wanted]
-        if not models:
-            st.error("Choose at least one depth and plain and/or residual nets.")
+        problem = None if models else "Choose at least one depth and plain and/or residual nets."
+        try:
+            data = paths.page_data_spec(data)  # a visitor's path: confined, never the cwd
+        except CnnlibError as exc:
+            problem = problem or str(exc)
+        if problem:
+            st.error(widgets.plain(problem))
         else:
             run = runs.runs_dir() / runs.new_run_id()
             argv = jobs.training_argv(models=models, data=data, epochs=int(epochs),
@@ -89,7 +96,7 @@ for job in active:
         st.toast(f"Stopping {job.run.name}: it saves its checkpoints first.")
 for job in jobs.queue().jobs():
     if job.state == "failed" and job.message:
-        st.error(f"{job.run.name} failed: {job.message}")
+        st.error(widgets.plain(f"{job.run.name} failed: {job.message}"))
 
 found = runs.list_runs(runs.runs_dir(), RECORDED)
 queued = [j.run for j in active if j.run not in found]
@@ -107,13 +114,13 @@ def live(run: Path) -> None:
         st.info("Waiting for the run to start...")
         log = jobs.last_lines(jobs.log_file(run))
         if log:
-            st.caption(log)
+            st.caption(widgets.plain(log))
         return
-    st.caption(runs.describe(run))
+    st.caption(widgets.plain(runs.describe(run)))
     summary = runs.summary(run)
     st.progress(summary["fraction"], text=summary["text"])
     for note in summary["diverged"]:
-        st.warning(note)
+        st.warning(widgets.plain(note))
     curves = runs.curves(run)
     if curves.empty:
         st.info("Training: the curves appear after the first epoch.")

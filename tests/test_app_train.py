@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from cnnlib import jobs, runs
+from cnnlib import jobs, paths, runs
 
 ENTRY = str(Path(__file__).parent.parent / "streamlit_app.py")
 
@@ -45,6 +45,7 @@ def poll(at: AppTest, until, timeout: float = 120.0) -> AppTest:
 def test_start_watch_and_stop_a_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CNNLIB_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("CNNLIB_TRAIN_DATA", str(tiny_dataset(tmp_path / "data")))
+    monkeypatch.setenv(paths.ALLOW_ENV, str(tmp_path / "data"))
     at = train_page()
     assert not at.exception
     assert any("No runs yet" in i.value for i in at.info)
