@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import signal
 import struct
 import time
 import urllib.error
@@ -276,3 +277,28 @@ def test_train_limit_keeps_the_test_split() -> None:
     assert ds.with_train_limit(None) is ds and ds.with_train_limit(1000) is ds
     with pytest.raises(CnnlibError, match="at least 1"):
         ds.with_train_limit(0)
+
+
+def test_fifos_huge_files_and_pixel_bombs_are_skipped_not_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A FIFO would block the reader forever and a 144-megapixel PNG (a few hundred KB)
+    would decode into 430 MB: both are skipped like corrupt files, the bomb by its header."""
+    write_folder(tmp_path / "d", per_class=6)
+    os.mkfifo(tmp_path / "d" / "cat" / "zz-fifo.png")
+    Image.new("1", (12_000, 12_000)).save(tmp_path / "d" / "dog" / "zz-bomb.png")
+    decoded = []
+    monkeypatch.setattr(data, "decode_image", lambda *a, **k: decoded.append(1) or
+                        torch.zeros(3, 40, 40, dtype=torch.uint8))
+    signal.signal(signal.SIGALRM, lambda *_: pytest.fail("the data loader hung on a FIFO"))
+    signal.alarm(60)
+    try:
+        ds = load_dataset(str(tmp_path / "d"), root=tmp_path / "root")
+    finally:
+        signal.alarm(0)
+    assert ds.skipped == 2
+    assert len(decoded) == 18  # the bomb never reached the decoder
+
+
+def test_an_empty_data_spec_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(CnnlibError, match="Name the training data"):
+        load_dataset("", root=tmp_path)
