@@ -87,7 +87,10 @@ def session_memo(key: tuple, compute: Callable[[], T], keep: int = 8) -> T:
 
 
 def _sync(key: str) -> None:
-    st.query_params[key] = str(st.session_state[key])
+    """A widget's new value into the URL. A page may drop the widget's state (the Train page
+    does after Start, to select the new run) while a callback for it is still pending."""
+    if key in st.session_state:
+        st.query_params[key] = str(st.session_state[key])
 
 
 def query_select(label: str, options: Sequence[Any], key: str, default: Any = None,
