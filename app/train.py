@@ -99,6 +99,11 @@ for job in jobs.queue().jobs():
         st.error(widgets.plain(f"{job.run.name} failed: {job.message}"))
 
 found = runs.list_runs(runs.runs_dir(), RECORDED)
+unreadable = {r: problem for r in found if (problem := runs.check_run(r))}
+if unreadable:
+    st.warning(widgets.plain(f"{len(unreadable)} run folder(s) cannot be shown and are left "
+                             f"out of the list; the first: {next(iter(unreadable.values()))}"))
+found = [r for r in found if r not in unreadable]
 queued = [j.run for j in active if j.run not in found]
 choices = [str(r) for r in [*queued, *found]]
 if not choices:
@@ -115,6 +120,10 @@ def live(run: Path) -> None:
         log = jobs.last_lines(jobs.log_file(run))
         if log:
             st.caption(widgets.plain(log))
+        return
+    problem = runs.check_run(run)  # the folder may have changed since the page listed it
+    if problem:
+        st.warning(widgets.plain(problem))
         return
     st.caption(widgets.plain(runs.describe(run)))
     summary = runs.summary(run)
