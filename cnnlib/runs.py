@@ -334,6 +334,18 @@ def _is_filter_picture(path: Path) -> bool:
     return False
 
 
+def save_filters(run: Path, model_name: str, model: nn.Module, epoch: int) -> Path:
+    """The first conv's filters after ``epoch`` as a PNG, each weight an 8x8 block of pixels."""
+    from PIL import Image  # here, not at the top: only a training process writes pictures
+
+    from cnnlib.visualize import enlarge, filter_grid
+
+    picture = Image.fromarray(enlarge(filter_grid(model).image, FILTER_ZOOM))
+    path = Path(run) / "filters" / model_name / f"epoch_{epoch:03d}.png"
+    write_atomic(path, lambda tmp: picture.save(tmp, format="PNG"))
+    return path
+
+
 # ---------------------------------------------------------------- what the dashboard shows
 
 

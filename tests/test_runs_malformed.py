@@ -38,7 +38,8 @@ def good_run(run: Path, epochs: int = 2) -> Path:
         folder = run / "filters" / model
         folder.mkdir(parents=True)
         for epoch in range(epochs + 1):
-            Image.new("RGB", (17, 17), (40 * epoch, 90, 200)).save(folder / f"epoch_{epoch:03d}.png")
+            picture = Image.new("RGB", (17, 17), (40 * epoch, 90, 200))
+            picture.save(folder / f"epoch_{epoch:03d}.png")
     return run
 
 
@@ -73,8 +74,8 @@ def _last_picture(run: Path) -> Path:
 
 #: name -> how it breaks a good run folder (each once crashed the page or its helpers).
 BREAKAGES: dict[str, Callable[[Path], object]] = {
-    "metrics not utf-8": lambda r: (r / runs.METRICS).write_bytes(b"\xff\xfe{\"model\": 1}\n"
-                                                                  + (r / runs.METRICS).read_bytes()),
+    "metrics not utf-8": lambda r: (r / runs.METRICS).write_bytes(
+        b"\xff\xfe{\"model\": 1}\n" + (r / runs.METRICS).read_bytes()),
     "config not utf-8": lambda r: (r / runs.CONFIG).write_bytes(b"\xff\xfe\x00{"),
     "config a list": lambda r: (r / runs.CONFIG).write_text("[1, 2]"),
     "config a string": lambda r: (r / runs.CONFIG).write_text('"models"'),
