@@ -73,6 +73,9 @@ CHECK_EVERY = 50  # steps between reads of the losses (one host-device sync for 
 EVAL_BATCH = 1000  # test images per forward pass
 CIFAR_INPUT = (3, 32, 32)
 _SLOW_START_DEPTH = 110  # the paper's 0.01 start is for its 110-layer net
+# A mean training loss above this is divergence even while finite (1e19 was seen): random
+# weights on 10 classes start near ln 10 = 2.3, and a net still learning stays far below.
+DIVERGED_LOSS = 1e4
 Precision = Literal["auto", "bf16", "fp32"]
 
 
@@ -273,7 +276,7 @@ class _Trainee:
     train_error: float = math.nan
     test_error: float | None = None
     best_error: float = math.inf
-    diverged: str | None = None  # the message, once its loss was not finite
+    diverged: str | None = None  # the message, once its loss was not finite or exploded
 
 
 @dataclass
@@ -441,19 +444,23 @@ class _Lockstep:
             return active
         sums = torch.stack([torch.stack((t.loss_sum, t.wrong.to(t.loss_sum.dtype)))
                             for t in active]).tolist()
-        still = []
+        still, lost = [], []
         for t, (loss_sum, wrong) in zip(active, sums, strict=True):
-            if math.isfinite(loss_sum):
+            if math.isfinite(loss_sum) and loss_sum / done <= DIVERGED_LOSS:
                 t.train_loss = loss_sum / done
                 t.train_error = wrong / (done * self.recipe.batch_size)
                 still.append(t)
-                continue
+            else:
+                lost.append((t, loss_sum / done))
+        for t, loss in lost:
             lr = t.scheduler.get_last_lr()[0]
-            value = "NaN" if math.isnan(loss_sum) else "infinite"
+            value = ("NaN" if math.isnan(loss) else "infinite" if math.isinf(loss) else
+                     f"{loss:.3g} on average, beyond any loss a learning net has")
+            others = ("the other models went on" if still else
+                      "no model is left training" if len(self.trainees) > 1 else "the run ends")
             t.diverged = (f"{t.name}'s training loss became {value} between steps "
                           f"{self.checked_step + 1} and {self.step} (epoch {epoch}, learning "
-                          f"rate {lr:.3g}); it stopped training there, and the other models "
-                          "went on.")
+                          f"rate {lr:.3g}); it stopped training there, and {others}.")
             self._record({"model": t.name, "event": "diverged", "step": self.step,
                           "epoch": epoch, "message": t.diverged})
         self.checked_step = self.step

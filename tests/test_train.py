@@ -240,9 +240,38 @@ def test_a_run_whose_models_all_diverge_says_so(easy: Dataset, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(train.registry, "build", Watch(inject_nan(set(MODELS), 0)))
     run = run_easy(easy, tmp_path / "run", epochs=2)
-    assert [r.get("event") for r in runs.read_metrics(run)] == ["diverged", "diverged",
-                                                                "finished"]
+    records = runs.read_metrics(run)
+    assert [r.get("event") for r in records] == ["diverged", "diverged", "finished"]
     assert runs.run_status(run) == "diverged"
+    assert all("no model is left training" in r["message"] for r in records[:2])
+    assert not any("the other models went on" in r["message"] for r in records[:2])
+
+
+def explode(victims: set[str], after: int, scale: float = 1e19
+            ) -> Callable[[str, nn.Module], None]:
+    """A hook that scales the victims' logits (not their gradients, so the weights stay
+    finite) so far that the loss is huge but finite."""
+    def hook(name: str, model: nn.Module) -> None:
+        calls = [0]
+
+        def blow(m: nn.Module, args: tuple, out: torch.Tensor) -> torch.Tensor | None:
+            calls[0] += m.training
+            return (out + (scale - 1) * out.detach() if name in victims
+                    and calls[0] > after else None)
+
+        model.register_forward_hook(blow)
+    return hook
+
+
+def test_a_finite_but_exploded_loss_is_divergence(easy: Dataset, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(train.registry, "build", Watch(explode({"cifar_plain20"}, 14)))
+    run = run_easy(easy, tmp_path / "run", epochs=2)
+    diverged = [r for r in runs.read_metrics(run) if r.get("event") == "diverged"]
+    assert [r["model"] for r in diverged] == ["cifar_plain20"]
+    assert "on average, beyond any loss" in diverged[0]["message"]
+    assert "the other models went on" in diverged[0]["message"]
+    assert all(r["train_loss"] < train.DIVERGED_LOSS for r in epoch_records(run))
 
 
 def test_recipes_follow_their_schedules() -> None:
