@@ -165,7 +165,8 @@ def train(models: Sequence[str], data: Dataset | str, *, epochs: int | None = No
     each record says how many it used (``test_images``). ``precision`` is ``"auto"``
     (:func:`default_precision`), ``"bf16"`` or ``"fp32"``. ``resume=True`` continues the run
     in ``out`` from its last completed epoch with the settings in its config.json (the models
-    must be the same); without a run there, it starts one.
+    must be the same, and ``epochs``, if given, the run's own); without a run there, it
+    starts one.
     """
     device = resolve_device(device)
     out = Path(out) if out is not None else None
@@ -174,6 +175,11 @@ def train(models: Sequence[str], data: Dataset | str, *, epochs: int | None = No
         if list(models) != previous["models"]:
             raise CnnlibError(f"{out} trains {', '.join(previous['models'])}, not "
                               f"{', '.join(models)}; resume it with the same models.")
+        if epochs is not None and epochs != previous["epochs"]:
+            raise CnnlibError(f"{out} was started for {previous['epochs']} epochs, and "
+                              f"--resume continues it as it was started; leave out --epochs "
+                              f"(not {epochs}), since more epochs would change its learning-"
+                              "rate schedule midway. Start a new run for a longer one.")
         chosen = Recipe.from_config(previous["recipe"])
         epochs, seed, limit_train = previous["epochs"], previous["seed"], previous["limit_train"]
         test_subset = previous.get("test_subset")
