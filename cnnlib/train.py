@@ -217,6 +217,8 @@ def train(models: Sequence[str], data: Dataset | str, *, epochs: int | None = No
         **machine(), "torch": torch.__version__, "compile": compile, "note": note,
     }
     run = runs.new_run(out, config, resume=resume)
+    if isinstance(stop, SignalStop):
+        stop.started = True  # from here a signal stops cleanly, with a "stopped" record
     race = _Lockstep(run, list(models), dataset, chosen, epochs, device, seed, compile, stop,
                      on_record, on_progress, precision == "bf16", test_subset)
     if not resume:
@@ -385,6 +387,9 @@ class _Lockstep:
     # ---------------------------------------------------------------- the race
 
     def race(self, eval_every_epoch: bool) -> Path:
+        if self._stopping():  # asked to stop before the first step: nothing to train or save
+            self._stop(self.epoch, mid_epoch=False)
+            return self.run
         for epoch in range(self.epoch + 1, self.epochs + 1):
             active = [t for t in self.trainees if t.diverged is None]
             if not active:
@@ -620,21 +625,26 @@ class ProgressPrinter:
 
 
 class SignalStop(threading.Event):
-    """A stop Event set by a signal; ``signum`` says which (None while none came)."""
+    """A stop Event set by a signal; ``signum`` says which (None while none came).
+    ``started`` is set by :func:`train` once the run folder exists: before that there is
+    nothing to save, so a signal (during the data's download or decoding, which check no
+    event) ends the process at once."""
 
     signum: int | None = None
+    started: bool = False
 
 
 @contextlib.contextmanager
 def stop_on_signals(stream: TextIO = sys.stderr) -> Iterator[SignalStop]:
     """A stop Event that the first Ctrl-C (SIGINT) or SIGTERM sets, so that a run ends
     cleanly: final checkpoints and a "stopped" record (the dashboard's job queue stops runs
-    with SIGTERM). A second signal ends the process at once, as it would have without this.
+    with SIGTERM). A second signal, or one before the run has started (see
+    :class:`SignalStop`), ends the process at once, as it would have without this.
     Main thread only."""
     stop = SignalStop()
 
     def handle(signum: int, _frame: Any) -> None:
-        if stop.is_set():
+        if stop.is_set() or not stop.started:
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return
