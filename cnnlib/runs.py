@@ -27,12 +27,14 @@ Reading runs needs neither torch nor PIL, so a page that lists runs stays light.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 import secrets
 import shutil
 import tempfile
+import threading
 import time
 import zlib
 from collections.abc import Callable
@@ -62,6 +64,10 @@ STALE_AFTER_S = 600.0
 # Settings that describe where a run ran, not what it trains: they may differ on a rerun.
 _CIRCUMSTANCES = {"created", "note", "device", "gpu", "torch", "compile"}
 _OUTPUTS = (METRICS, "checkpoints", "state", "filters")
+
+LOCK = ".lock"
+_LOCKS: dict[Path, int] = {}  # run folder -> the descriptor holding its lock (process-long)
+_LOCKS_GUARD = threading.Lock()
 
 Status = Literal["running", "finished", "stopped", "diverged", "incomplete"]
 
@@ -103,11 +109,13 @@ def new_run(out: Path | None, config: dict, *, resume: bool = False) -> Path:
     started afresh if its config is the same (apart from where and when it ran), and refused
     if it is a different run, so that a typo in ``--out`` cannot wipe another experiment.
     Other files are left alone: the dashboard's job queue writes its log and pid into the
-    folder before the training process starts.
+    folder before the training process starts. The folder is locked first
+    (:func:`lock_run`), so a run another process is writing is neither wiped nor resumed.
     """
     if out is None:
         out = runs_dir() / new_run_id()
     run = Path(out)
+    lock_run(run)
     config = {**config, "created": config.get("created") or
               datetime.now(timezone.utc).isoformat(timespec="seconds")}
     if (run / CONFIG).is_file():
@@ -126,6 +134,31 @@ def new_run(out: Path | None, config: dict, *, resume: bool = False) -> Path:
                 target.unlink(missing_ok=True)
     write_atomic(run / CONFIG, lambda tmp: tmp.write_text(json.dumps(config, indent=2) + "\n"))
     return run
+
+
+def lock_run(run: Path) -> None:
+    """Hold ``run``'s lock (an exclusive ``flock`` on ``<run>/.lock``) until this process
+    ends, or raise a one-sentence CnnlibError naming the process that holds it. Two
+    processes writing one folder (``--out`` given twice, ``--resume`` while the first is
+    alive) would interleave their epochs and both write "finished"; the kernel drops the
+    lock of a process however it ends, kill -9 included, so a stale lock cannot exist."""
+    key = Path(run).resolve()
+    with _LOCKS_GUARD:
+        if key in _LOCKS:
+            return  # this process holds it already (a resume in the same process)
+        Path(run).mkdir(parents=True, exist_ok=True)
+        fd = os.open(Path(run) / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise CnnlibError(f"{run} is being written by another training process (pid "
+                              f"{holder}); wait for it to end or stop it, or choose another "
+                              "--out.") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        _LOCKS[key] = fd
 
 
 def new_run_id() -> str:
