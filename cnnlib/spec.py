@@ -681,7 +681,15 @@ def _checked(text: str, input_size: Any, flops: bool = False
     layers = parse(text)
     size = _input_size(input_size)
     net = _assemble(text, layers, size, "meta")
-    return layers, size, net, _profile(net, size, flops)
+    result = _profile(net, size, flops)
+    for row in result.rows:  # padding can grow a map far past the input limit
+        side = max(row.out.shape[2:], default=0)
+        if side > MAX_SIDE:
+            layer = net.origins[top_module(row.name)]
+            raise _error(layer.token, layer.position, f"its output map is {side:,} pixels a "
+                         f"side, over the {MAX_SIDE} that a spec's maps may have "
+                         f"({_LIMIT_WHY}); padding grows a map by twice its amount")
+    return layers, size, net, result
 
 
 def build_from_spec(text: str, input_size: Any = DEFAULT_INPUT, device: str = "cpu") -> SpecNet:
