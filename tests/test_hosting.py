@@ -167,3 +167,43 @@ def test_occlusion_positions_are_capped_and_the_page_says_so() -> None:
     assert not at.exception, [e.value for e in at.exception]
     assert any("at most 256" in c.value for c in at.caption), messages(at)
     assert not at.error
+
+
+# ---------------------------------------------------------------- one line, exit code 2
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["alexnet", "--input", "3x" + "9" * 5000 + "x3"], "is too large"),
+    (["alexnet", "--option", "num_classes=-5"], "num_classes must be a whole number"),
+    (["alexnet", "--option", 'num_classes="x"'], "num_classes must be a whole number"),
+    (["alexnet", "--option", "num_classes=0"], "num_classes must be a whole number"),
+    (["alexnet", "--option", "num_classes=" + "(" * 500], "num_classes must be a whole number"),
+    (["alexnet", "--option", "dropout=2"], "dropout must be a probability"),
+    (["zfnet", "--option", "conv345=(1,2)"], "conv345 must be 3 whole numbers"),
+    (["zfnet", "--option", "conv345=(0,512,256)"], "conv345 must be 3 whole numbers"),
+    (["--spec", "conv3-0 fc10"], "the filter count must be at least 1"),
+    (["--spec", "[conv1-8p1000]*100", "--input", "3x64x64"],
+     "output map is 6,064 pixels a side, over the 4096"),
+])
+def test_bad_summaries_exit_2_with_one_line(args: list[str], message: str,
+                                            capsys: pytest.CaptureFixture) -> None:
+    from cnnlib import __main__ as cli
+
+    assert cli.main(["summary", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1, err
+
+
+def test_a_checkpoint_with_invalid_options_is_a_sentence(tmp_path: Path) -> None:
+    from cnnlib import weights
+    from cnnlib.errors import WeightsError
+
+    loaded = weights.load("cifar_resnet20", "random")
+    path = tmp_path / "bad.pt"
+    weights.save_checkpoint(path, model_name="cifar_resnet20", model=loaded.model)
+    import torch
+
+    data = torch.load(path, weights_only=True)
+    torch.save({**data, "options": {"num_classes": -5}}, path)  # hand-edited, or another tool
+    with pytest.raises(WeightsError, match="num_classes must be a whole number"):
+        weights.load_checkpoint(path)
