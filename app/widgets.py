@@ -121,15 +121,21 @@ def query_select(label: str, options: Sequence[Any], key: str, default: Any = No
 
 def query_int(label: str, key: str, default: int, min_value: int, max_value: int,
               step: int = 1, slider: bool = True) -> int:
-    """An integer slider/input mirrored in the URL; out-of-range URL values are clamped."""
+    """An integer slider/input mirrored in the URL; an out-of-range URL value is clamped,
+    with a warning that says so."""
     if key not in st.session_state:
-        try:
-            wanted = int(st.query_params.get(key, default))
-        except ValueError:
-            st.warning(plain(f"{shown(st.query_params.get(key))} is not a whole number for "
-                             f"{label}; using {default}."))
-            wanted = default
-        st.session_state[key] = min(max(wanted, min_value), max_value)
+        raw = st.query_params.get(key)
+        wanted = default
+        if raw is not None and re.fullmatch(r"\s*[+-]?\d{1,18}\s*", raw):
+            wanted = int(raw)
+        elif raw is not None:  # int() would take "1_0" and choke on 5,000 digits
+            st.warning(plain(f"{shown(raw)} is not a whole number for {label}; using "
+                             f"{default}."))
+        clamped = min(max(wanted, min_value), max_value)
+        if clamped != wanted:
+            st.warning(plain(f"{label}: {shown(raw)} is outside {min_value} to {max_value}; "
+                             f"using {clamped}."))
+        st.session_state[key] = clamped
     st.session_state[key] = min(max(st.session_state[key], min_value), max_value)
     widget = st.slider if slider else st.number_input
     value = widget(label, min_value=min_value, max_value=max_value, step=step, key=key,

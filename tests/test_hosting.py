@@ -207,3 +207,10 @@ def test_a_checkpoint_with_invalid_options_is_a_sentence(tmp_path: Path) -> None
     torch.save({**data, "options": {"num_classes": -5}}, path)  # hand-edited, or another tool
     with pytest.raises(WeightsError, match="num_classes must be a whole number"):
         weights.load_checkpoint(path)
+
+
+def test_an_out_of_range_url_integer_is_clamped_with_a_word() -> None:
+    at = open_at("app/explore.py", model="alexnet", view="memory", batch="99999")
+    assert not at.exception
+    assert any("outside 1 to 4096; using 4096" in w.value for w in at.warning), messages(at)
+    assert at.query_params["batch"] == "4096"
