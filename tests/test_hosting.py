@@ -214,3 +214,25 @@ def test_an_out_of_range_url_integer_is_clamped_with_a_word() -> None:
     assert not at.exception
     assert any("outside 1 to 4096; using 4096" in w.value for w in at.warning), messages(at)
     assert at.query_params["batch"] == "4096"
+
+
+@pytest.mark.parametrize("view", ["graph", "table", "charts", "memory"])
+def test_counts_beyond_int64_within_the_limits_show_on_the_build_page(view: str) -> None:
+    """[conv3-16384]*1000 at 4096x4096 is inside every documented limit and does 4e19
+    multiply-adds, past int64; the page shows it rather than breaking its table."""
+    at = open_at("app/build.py", spec="[conv3-16384]*1000", input="3x4096x4096", view=view,
+                 vs="vgg16", batch="4096")
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_a_pending_callback_for_a_dropped_widget_state_does_nothing() -> None:
+    """The Train page drops the run picker's state after Start; a callback still queued for
+    it (the 2 s fragment rerunning) used to raise KeyError: st.session_state has no key."""
+    def script() -> None:
+        from app import widgets
+
+        widgets._sync("run")
+
+    at = AppTest.from_function(script).run()
+    assert not at.exception, [e.value for e in at.exception]
