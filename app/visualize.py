@@ -25,7 +25,7 @@ VIEWS = {"filters": "First-layer filters", "activations": "Feature maps",
          "projection": "Deconvnet projection", "top9": "Top-9 patches",
          "occlusion": "Occlusion", "predictions": "Predictions"}
 #: Where training runs live (CNNLIB_RUNS_DIR overrides it), and the recorded ones we ship.
-RUNS = [runs.runs_dir(), runs.RECORDED]
+RUNS = [runs.runs_dir(), runs.recorded_dir()]
 
 
 @st.cache_resource(max_entries=3, show_spinner="Loading the model...")

@@ -74,13 +74,22 @@ def _cmd_summary(args: argparse.Namespace) -> None:
 def _cmd_train(args: argparse.Namespace) -> None:
     from cnnlib import train
 
+    settings = {"epochs": args.epochs, "batch_size": args.batch_size, "recipe": args.recipe,
+                "limit_train": args.limit_train, "test_subset": args.test_subset}
+    models = args.models.split(",") if args.models else None
+    if args.preset:  # the preset's settings, where the command line names none of its own
+        chosen = train.preset(args.preset)
+        settings = {k: v if v is not None else chosen.settings()[k] for k, v in settings.items()}
+        models = models or list(chosen.models)
+    settings["recipe"] = settings["recipe"] or "quick"
+    if not models:
+        raise CnnlibError("Name the models to train (--models cifar_plain20,...) or a "
+                          f"--preset ({', '.join(train.PRESETS)}).")
     with train.stop_on_signals() as stop:
-        run = train.train(args.models.split(","), args.data, epochs=args.epochs,
-                          batch_size=args.batch_size, recipe=args.recipe, device=args.device,
-                          out=args.out, limit_train=args.limit_train, compile=args.compile,
-                          resume=args.resume, stop=stop, on_progress=train.ProgressPrinter(),
-                          test_subset=args.test_subset, precision=args.precision,
-                          note=args.note)
+        run = train.train(models, args.data, **settings, device=args.device, out=args.out,
+                          compile=args.compile, resume=args.resume, stop=stop,
+                          on_progress=train.ProgressPrinter(), precision=args.precision,
+                          note=args.note or (f"--preset {args.preset}" if args.preset else ""))
     print(run)
     if stop.signum is not None:  # stopped cleanly, but say which signal, as a shell would
         sys.exit(128 + stop.signum)
@@ -101,13 +110,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary.add_argument("--option", type=_option, action="append", default=[],
                          metavar="KEY=VALUE", help="a builder option, e.g. groups=1")
     fit = sub.add_parser("train", help="train CIFAR nets in lockstep on the same batches")
-    fit.add_argument("--models", required=True, help="comma-separated, e.g. "
+    fit.add_argument("--models", help="comma-separated, e.g. "
                      "cifar_plain20,cifar_plain56,cifar_resnet20,cifar_resnet56")
+    fit.add_argument("--preset", help="a lesson's settings: cpu-lesson (Fig. 6 in ten "
+                     "minutes on 2 CPU cores) or gpu (30 epochs, all images); other flags "
+                     "override it")
     fit.add_argument("--data", default="cifar10", help="cifar10 (downloaded) or a folder of "
                      "class sub-folders (optionally in train/ and test/)")
     fit.add_argument("--epochs", type=int, help="default: the recipe's")
     fit.add_argument("--batch-size", type=int, help="default: the recipe's")
-    fit.add_argument("--recipe", choices=["quick", "paper"], default="quick")
+    fit.add_argument("--recipe", choices=["quick", "paper"], help="default: quick")
     fit.add_argument("--device", default="auto", help="auto, cpu or cuda")
     fit.add_argument("--out", help="the run folder (default: runs/<time>-<random>)")
     fit.add_argument("--limit-train", type=int, help="train on this many images only")

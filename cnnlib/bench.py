@@ -6,9 +6,15 @@ next to torchinfo's ``summary`` (which builds the model for real and runs a hook
 with the ratio; then the peak memory of analysing VGG-16 at 224x224 and at 1024x1024, each in
 a fresh process. Every timing, ours and the peer's, is the best of ``--repeat`` runs.
 
-``python -m cnnlib.bench train --data PATH`` trains with :func:`cnnlib.train.train` and reports
-per model its images/s, epoch time, time to 91% and 93% test accuracy and final test error,
-next to the images/s of the PyTorch CIFAR-10 tutorial's loop on the same model and images.
+``python -m cnnlib.bench train --data PATH`` measures each CPU speed-up against the others in one
+run (float32 / bfloat16 autocast, contiguous / channels_last, 1 thread / all), then our training
+loop against the PyTorch CIFAR-10 tutorial's loop on the same single model, batch and images,
+the lockstep's cost per model, and what evaluating after every epoch costs.
+
+``python -m cnnlib.bench lesson --data PATH`` runs the ``cpu-lesson`` preset end to end and
+prints its wall time and plain-56's final training error minus plain-20's.
+
+``python -m cnnlib.bench gpu --data PATH`` is the GPU proof in one call (:func:`bench_gpu`).
 """
 
 from __future__ import annotations
@@ -159,50 +165,237 @@ def tutorial_images_per_s(name: str, dataset: Any, device: Any, steps: int,
     return steps * 128 / (time.perf_counter() - start)
 
 
-def bench_train(args: argparse.Namespace) -> None:
+def step_images_per_s(name: str, batch: int, channels_last: bool, bf16: bool, threads: int,
+                      steps: int = 10) -> float:
+    """Images/s of the bare training step (forward, loss, backward, SGD) on one fixed random
+    batch: what the hardware gives a model, with no data, bookkeeping or Python loop around
+    it. Median step of ``steps`` after two warm-up steps."""
     import statistics
+
+    import torch
+    import torch.nn.functional as F
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        fmt = torch.channels_last if channels_last else torch.contiguous_format
+        torch.manual_seed(0)
+        model = registry.build(name, num_classes=10).to(memory_format=fmt).train()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        x = torch.randn(batch, 3, 32, 32).contiguous(memory_format=fmt)
+        y = torch.randint(0, 10, (batch,))
+        times = []
+        for _ in range(steps + 2):
+            start = time.perf_counter()
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                loss = F.cross_entropy(model(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            times.append(time.perf_counter() - start)
+        return batch / statistics.median(times[2:])
+    finally:
+        torch.set_num_threads(before)
+
+
+def our_images_per_s(models: Sequence[str], dataset: Any, device: Any, steps: int,
+                     batch: int, precision: str = "auto") -> float:
+    """Training images/s of :func:`cnnlib.train.train`'s loop (data on the device, batched
+    augmentation, lockstep): the second of two epochs of ``steps`` steps each, as its
+    records report it (evaluation not included)."""
     import tempfile
-    from itertools import pairwise
     from pathlib import Path
+
+    from cnnlib import runs, train
+
+    with tempfile.TemporaryDirectory() as tmp:
+        run = train.train(list(models), dataset.with_train_limit(steps * batch), epochs=2,
+                          batch_size=batch, device=device, out=Path(tmp) / "run",
+                          test_subset=100, precision=precision)
+        return [r for r in runs.read_metrics(run) if "images_per_s" in r][-1]["images_per_s"]
+
+
+def eval_seconds(name: str, dataset: Any, images: int, bf16: bool) -> float:
+    """Seconds to evaluate one model on ``images`` test images, in batches as training does."""
+    import torch
+
+    from cnnlib.train import EVAL_BATCH
+
+    model = registry.build(name, num_classes=len(dataset.classes)).eval()
+    model = model.to(memory_format=torch.channels_last)
+    start = time.perf_counter()
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        for first in range(0, images, EVAL_BATCH):
+            x = dataset.prepare(dataset.test_x[first:min(images, first + EVAL_BATCH)])
+            model(x.contiguous(memory_format=torch.channels_last))
+    return time.perf_counter() - start
+
+
+def bench_train(args: argparse.Namespace) -> None:
+    """Each speed-up measured against the others in one run, then our loop against the
+    tutorial's on the same model, batch and images; the lockstep's cost per model; and what
+    evaluating after every epoch costs."""
+    import torch
 
     from cnnlib import runs, train
     from cnnlib.data import load_dataset, resolve_device
 
     device = resolve_device(args.device)
-    models = args.models.split(",")
+    name, batch = args.model, 128
+    dataset = load_dataset(args.data, device=device)
+    bf16_ok = train.default_precision(device) == "bf16"
+    config = train.machine()
+    print(f"{config['cpu']}, {config['cores']} cores, torch {torch.__version__} "
+          f"({torch.get_num_threads()} threads); bfloat16 hardware: {bf16_ok}")
+    if device.type == "cpu":
+        print(f"\n1. The bare training step of {name}, batch {batch}, a fixed random batch "
+              "(img/s; ratio to float32 contiguous at the default threads)")
+        threads = torch.get_num_threads()
+        base = step_images_per_s(name, batch, False, False, threads)
+        for bf16 in (False, True) if bf16_ok else (False,):
+            for cl in (False, True):
+                for t in sorted({1, threads}):
+                    rate = step_images_per_s(name, batch, cl, bf16, t)
+                    print(f"   {'bfloat16' if bf16 else 'float32':<9} "
+                          f"{'channels_last' if cl else 'contiguous':<14} {t} thread(s) "
+                          f"{rate:8,.0f}  {rate / base:5.2f}x")
+    ours = our_images_per_s([name], dataset, device, args.steps, batch)
+    peer = tutorial_images_per_s(name, dataset, device, args.peer_steps)
+    print(f"\n2. One model, {name}, batch {batch}, real images, same run:\n"
+          f"   ours (cnnlib.train: data on the {device.type}, batched augmentation, "
+          f"{train.default_precision(device)}, channels_last) {ours:8,.0f} img/s\n"
+          f"   tutorial (ImageFolder-style per-image transforms, 2-worker DataLoader, "
+          f"float32)     {peer:8,.0f} img/s\n   ratio {ours / peer:.2f}x (target: 2x)")
+    family, depth = runs.family_and_depth(name)
+    twin = f"cifar_{'plain' if family == 'residual' else 'resnet'}{depth}"
+    pair = our_images_per_s([name, twin], dataset, device, args.steps, batch)
+    print(f"\n3. Lockstep: {name} and {twin} (the same cost) race at {pair:,.0f} img/s, "
+          f"i.e. {2 * pair:,.0f} model-images/s, {2 * pair / ours:.2f}x the single model's "
+          "rate per model (1.00x: the lockstep costs nothing beyond its models)")
+    full = eval_seconds(name, dataset, len(dataset.test_y), bf16_ok)
+    part = eval_seconds(name, dataset, 2000, bf16_ok)
+    epoch = len(dataset.train_y) / ours
+    print(f"\n4. Evaluation of {name}: all {len(dataset.test_y):,} test images {full:.1f} s, "
+          f"a fixed 2,000 {part:.1f} s, against {epoch:.0f} s for a training epoch of "
+          f"{len(dataset.train_y):,} images ({full / epoch:.0%} and {part / epoch:.0%} of it)")
+
+
+def bench_lesson(args: argparse.Namespace) -> None:
+    """The ``cpu-lesson`` preset end to end, as a class would run it: wall time (data loading
+    included) and the gap between plain-56's and plain-20's final training errors."""
+    import tempfile
+    from pathlib import Path
+
+    from cnnlib import runs, train
+
+    chosen = train.preset(args.preset)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(args.out) if args.out else Path(tmp) / "run"
+        start = time.perf_counter()
+        run = train.train(list(chosen.models), args.data, **chosen.settings(), device="cpu",
+                          out=out, on_progress=train.ProgressPrinter(), note=args.preset)
+        wall = time.perf_counter() - start
+        curves = runs.curves(run)
+        machine = train.machine()
+    last = curves[curves["epoch"] == curves["epoch"].max()].set_index("model")
+    print(f"\n{args.preset}: {', '.join(chosen.models)}; {chosen.epochs} epochs of "
+          f"{chosen.limit_train or 'all'} training images, batch {chosen.batch_size}; "
+          f"{machine['cpu']}, {machine['cores']} cores")
+    print(f"wall time {wall / 60:.1f} min (target: at most 10)")
+    for model, row in last.iterrows():
+        print(f"  {model:<16} train error {row['train_error']:6.1%}  test error "
+              f"{row['test_error']:6.1%}")
+    if {"cifar_plain56", "cifar_plain20"} <= set(last.index):
+        gap = last.loc["cifar_plain56", "train_error"] - last.loc["cifar_plain20", "train_error"]
+        print(f"plain-56 minus plain-20, final training error: {gap * 100:+.1f} points "
+              "(target: at least +5)")
+
+
+PAPER_ERROR = 0.0875  # ResNet-20's CIFAR-10 test error in He et al. 2016, Table 6
+
+
+def bench_gpu(args: argparse.Namespace) -> dict[str, Any]:
+    """The GPU proof in one call, each figure written as soon as it is known (a lease that
+    ends early keeps what was measured; the race's folder resumes with ``--resume``):
+
+    1. the four-model race (:data:`cnnlib.train.FIG6`) for ``--epochs`` with the quick
+       recipe into ``OUT/fig6-gpu``, a run folder to copy into ``assets/runs/``;
+    2. ResNet-20 alone with the same recipe, and the time its test error first reached the
+       paper's 8.75% (91.25% accuracy);
+    3. the tutorial loop's images/s on the same GPU and model, beside ours from step 2.
+
+    The figures go to ``OUT/gpu-proof.json`` and a README table to ``OUT/gpu-proof.md``.
+    """
+    import json
+    import statistics
+    from pathlib import Path
+
+    import torch
+
+    from cnnlib import runs, train
+    from cnnlib.data import load_dataset, resolve_device
+
+    device = resolve_device(args.device)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    figures: dict[str, Any] = {
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else
+        train.machine()["cpu"], "torch": torch.__version__, "epochs": args.epochs}
+
+    def save() -> None:
+        (out / "gpu-proof.json").write_text(json.dumps(figures, indent=2) + "\n")
+        (out / "gpu-proof.md").write_text(gpu_table(figures))
+
     start = time.perf_counter()
     dataset = load_dataset(args.data, limit_train=args.limit_train, device=device)
-    print(f"{dataset.source}: {len(dataset.train_y):,} training and {len(dataset.test_y):,} "
-          f"test images on {device}, loaded in {time.perf_counter() - start:.1f} s")
-    with tempfile.TemporaryDirectory() as tmp:
-        run = train.train(models, dataset, epochs=args.epochs, batch_size=args.batch_size,
-                          recipe=args.recipe, device=device, out=Path(tmp) / "run",
-                          compile=args.compile)
-        config, records = runs.read_config(run), runs.read_metrics(run)
-    print(f"{'model':<16} {'img/s':>9} {'epoch s':>8} {'91% at s':>12} {'93% at s':>12} "
-          f"{'final err':>9} {'tutorial img/s':>15} {'ratio':>7}")
-    for name in models:
-        mine = [r for r in records if r.get("model") == name and "test_error" in r]
-        if not mine:
-            print(f"{name:<16} diverged or not evaluated")
-            continue
-        steady = mine[1:] or mine  # the first epoch pays for cuDNN autotuning and compiling
-        speed = statistics.median(r["images_per_s"] for r in steady)
-        epochs = [b - a for a, b in pairwise([0.0, *(r["seconds"] for r in mine)])]
-        epoch_s = statistics.median(epochs[1:] or epochs)
-        reached = [next((f"{r['seconds']:.0f}" for r in mine if r["test_error"] <= 1 - goal),
-                        "not reached") for goal in (0.91, 0.93)]
-        peer = tutorial_images_per_s(name, dataset, device, args.peer_steps)
-        print(f"{name:<16} {speed:9,.0f} {epoch_s:8.1f} {reached[0]:>12} {reached[1]:>12} "
-              f"{mine[-1]['test_error']:9.2%} {peer:15,.0f} {speed / peer:6.1f}x")
-    fast = "bfloat16, channels_last" if device.type == "cuda" else "float32"
-    print(f"\nimg/s: ours = training images per second of the lockstep loop ({len(models)} "
-          f"model(s) at once, each counted once), {config['recipe']['name']} recipe, batch "
-          f"{config['batch_size']}, {fast}{', compiled' if args.compile else ''}, data and "
-          f"augmentation on the {device.type}, median of epochs 2+; tutorial = one model, "
-          "per-image transforms on the CPU in a 2-worker DataLoader, batch 128, float32, "
-          f"{args.peer_steps} steps.\nepoch s and the 91%/93% times include evaluation on the "
-          f"test split; {config['epochs']} epochs.")
+    figures["data"] = f"{dataset.source}: {len(dataset.train_y):,} training images"
+    race = train.train(list(train.FIG6), dataset, epochs=args.epochs, device=device,
+                       out=out / "fig6-gpu", resume=True, on_progress=train.ProgressPrinter())
+    last = runs.curves(race).groupby("model").last()
+    figures["race_s"] = runs.read_metrics(race)[-1]["seconds"]
+    figures["race_final"] = {m: {"train_error": row["train_error"],
+                                 "test_error": row["test_error"]} for m, row in last.iterrows()}
+    save()
+    solo = train.train(["cifar_resnet20"], dataset, epochs=args.epochs, device=device,
+                       out=out / "resnet20-gpu", resume=True)
+    records = [r for r in runs.read_metrics(solo) if "test_error" in r]
+    reached = next((r["seconds"] for r in records if r["test_error"] <= PAPER_ERROR), None)
+    figures["resnet20"] = {
+        "seconds_to_paper_error": reached, "best_test_error": min(r["test_error"]
+                                                                  for r in records),
+        "images_per_s": statistics.median(r["images_per_s"] for r in records[1:] or records)}
+    save()
+    peer = tutorial_images_per_s("cifar_resnet20", dataset, device, args.peer_steps)
+    figures["tutorial_images_per_s"] = peer
+    figures["ratio"] = figures["resnet20"]["images_per_s"] / peer
+    figures["total_s"] = time.perf_counter() - start
+    save()
+    print(gpu_table(figures))
+    return figures
+
+
+def gpu_table(figures: dict[str, Any]) -> str:
+    """The README's table of the GPU proof (rows for what has been measured so far)."""
+    rows = [("device", figures["device"]), ("torch", figures["torch"]),
+            ("data", figures.get("data", ""))]
+    if "race_s" in figures:
+        rows.append((f"four-model race, {figures['epochs']} epochs",
+                     f"{figures['race_s'] / 60:.1f} min"))
+        rows += [(f"{m} final train / test error",
+                  f"{v['train_error']:.1%} / {v['test_error']:.1%}")
+                 for m, v in figures["race_final"].items()]
+    if "resnet20" in figures:
+        r20 = figures["resnet20"]
+        reached = r20["seconds_to_paper_error"]
+        rows.append(("ResNet-20 alone: time to 91.25% test accuracy",
+                     f"{reached:.0f} s" if reached is not None else
+                     f"not reached (best {1 - r20['best_test_error']:.2%})"))
+        rows.append(("ResNet-20 alone: our loop", f"{r20['images_per_s']:,.0f} img/s"))
+    if "tutorial_images_per_s" in figures:
+        rows.append(("ResNet-20: the tutorial loop", f"{figures['tutorial_images_per_s']:,.0f} "
+                     f"img/s (ours {figures['ratio']:.1f}x)"))
+        rows.append(("all of it", f"{figures['total_s'] / 60:.1f} min"))
+    return "| figure | value |\n|---|---|\n" + "".join(f"| {a} | {b} |\n" for a, b in rows)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -216,23 +409,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--no-peer", action="store_true", help="skip torchinfo")
     v = sub.add_parser("visualize", help="feature maps and occlusion on ResNet-50")
     v.add_argument("--repeat", type=int, default=3)
-    t = sub.add_parser("train", help="training speed and accuracy vs the tutorial's loop")
+    t = sub.add_parser("train", help="training speed: each speed-up, ours vs the tutorial's "
+                       "loop on one model, the lockstep's cost, evaluation's cost")
     t.add_argument("--data", required=True, help="cifar10 or a folder (as for cnnlib train)")
-    t.add_argument("--models", default="cifar_resnet20", help="comma-separated CIFAR nets")
-    t.add_argument("--epochs", type=int, help="default: the recipe's")
+    t.add_argument("--model", default="cifar_resnet20", help="a CIFAR net")
     t.add_argument("--device", default="auto")
-    t.add_argument("--recipe", choices=["quick", "paper"], default="quick")
-    t.add_argument("--batch-size", type=int, help="default: the recipe's")
-    t.add_argument("--limit-train", type=int, help="train on this many images only")
-    t.add_argument("--compile", action="store_true")
-    t.add_argument("--peer-steps", type=int, default=100, help="steps timed in the tutorial loop")
+    t.add_argument("--steps", type=int, default=60, help="steps per epoch timed in our loop")
+    t.add_argument("--peer-steps", type=int, default=60, help="steps timed in the tutorial loop")
+    les = sub.add_parser("lesson", help="the cpu-lesson preset: wall time and the plain gap")
+    les.add_argument("--data", required=True, help="cifar10 or a folder (as for cnnlib train)")
+    les.add_argument("--preset", default="cpu-lesson")
+    les.add_argument("--out", help="keep the run in this folder (default: a temporary one)")
+    g = sub.add_parser("gpu", help="the four-model race, ResNet-20's time to 91.25%% and the "
+                       "tutorial loop on one GPU, written to JSON and a README table")
+    g.add_argument("--data", required=True, help="cifar10 or a folder (as for cnnlib train)")
+    g.add_argument("--out", default="gpu-proof", help="folder for the run, JSON and table")
+    g.add_argument("--device", default="cuda")
+    g.add_argument("--epochs", type=int, default=30)
+    g.add_argument("--limit-train", type=int, help="train on this many images only (tests)")
+    g.add_argument("--peer-steps", type=int, default=200)
     args = parser.parse_args(argv)
-    if args.command == "analysis":
-        bench_analysis(args.models.split(","), args.repeat, not args.no_peer)
-    elif args.command == "train":
-        bench_train(args)
-    else:
-        bench_visualize(args.repeat)
+    from cnnlib.errors import CnnlibError
+
+    commands = {"analysis": lambda: bench_analysis(args.models.split(","), args.repeat,
+                                                   not args.no_peer),
+                "train": lambda: bench_train(args), "lesson": lambda: bench_lesson(args),
+                "gpu": lambda: bench_gpu(args), "visualize": lambda: bench_visualize(args.repeat)}
+    try:
+        commands[args.command]()
+    except CnnlibError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -59,17 +59,20 @@ class Job:
     pid: int | None = None  # a process this server did not start (adopted after a restart)
 
 
-def training_argv(*, models: list[str], data: str, epochs: int, recipe: str, device: str,
-                  out: Path, batch_size: int | None = None, limit_train: int | None = None
-                  ) -> list[str]:
-    """The ``python -m cnnlib train`` command line for these settings."""
-    argv = [sys.executable, "-m", "cnnlib", "train", "--models", ",".join(models),
-            "--data", data, "--epochs", str(epochs), "--recipe", recipe, "--device", device,
+def training_argv(*, data: str, device: str, out: Path, models: list[str] | None = None,
+                  epochs: int | None = None, recipe: str | None = None,
+                  batch_size: int | None = None, limit_train: int | None = None,
+                  preset: str | None = None) -> list[str]:
+    """The ``python -m cnnlib train`` command line for these settings (a ``preset`` fills in
+    whatever is left out)."""
+    argv = [sys.executable, "-m", "cnnlib", "train", "--data", data, "--device", device,
             "--out", str(out)]
-    if batch_size:
-        argv += ["--batch-size", str(batch_size)]
-    if limit_train:
-        argv += ["--limit-train", str(limit_train)]
+    flags = {"--preset": preset, "--models": ",".join(models) if models else None,
+             "--epochs": epochs, "--recipe": recipe, "--batch-size": batch_size,
+             "--limit-train": limit_train}
+    for flag, value in flags.items():
+        if value:
+            argv += [flag, str(value)]
     return argv
 
 

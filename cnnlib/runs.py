@@ -55,8 +55,6 @@ METRIC_KEYS = ("model", "epoch", "step", "train_loss", "train_error", "test_erro
                "test_images", "images_per_s", "seconds")
 END_EVENTS = ("stopped", "finished")
 FILTER_ZOOM = 8
-#: The recorded runs shipped with the app (relative, as the pages list and link them).
-RECORDED = Path("assets/runs")
 # A run with no end event is "incomplete" (it crashed) once nothing was written for this long,
 # or for three times its longest gap between evaluations if that is longer: a CPU epoch can
 # take many minutes, and metrics are written only when an epoch ends.
@@ -75,6 +73,29 @@ Status = Literal["running", "finished", "stopped", "diverged", "incomplete"]
 def runs_dir() -> Path:
     """Where new runs go: $CNNLIB_RUNS_DIR, else ``runs`` (as the dashboard looks for them)."""
     return Path(os.environ.get("CNNLIB_RUNS_DIR", "runs"))
+
+
+def recorded_dir() -> Path:
+    """The recorded runs that ship with the app (``assets/runs`` of this checkout, wherever
+    the server was started from), or $CNNLIB_RECORDED_RUNS."""
+    default = Path(__file__).resolve().parent.parent / "assets" / "runs"
+    return Path(os.environ.get("CNNLIB_RECORDED_RUNS") or default)
+
+
+def reference_run(models: list[str], exclude: Path | None = None) -> Path | None:
+    """The recorded run that shares the most of ``models`` (the longest of those on a tie),
+    to draw beneath a live run of them; None when no recorded run trains any."""
+    best, best_key = None, (0, 0)
+    for run in list_runs(recorded_dir()):
+        if exclude is not None and run.resolve() == Path(exclude).resolve():
+            continue
+        if check_run(run) is not None:  # a broken recorded run is no reference
+            continue
+        config = read_config(run)
+        key = (len(set(models) & set(config["models"])), config["epochs"])
+        if key[0] and key > best_key:
+            best, best_key = run, key
+    return best
 
 
 def write_atomic(path: Path, write: Callable[[Path], Any]) -> None:
@@ -389,13 +410,84 @@ def family_and_depth(model: str) -> tuple[str, int]:
 
 
 def describe(run: Path) -> str:
-    """One line about a run: its id, models, epochs and the GPU it ran on."""
+    """One line about a run: its id, models and epochs, then what a reader needs to trust
+    its curves: the data, the recipe, the machine, the wall time so far and torch."""
     if not (Path(run) / CONFIG).is_file():
         return f"{Path(run).name}: starting"  # queued, or its process is starting up
     config = read_config(run)
     models = ", ".join(m.removeprefix("cifar_") for m in config.get("models", []))
-    gpu = f", {config['gpu']}" if config.get("gpu") else ""
-    return f"{Path(run).name}: {models} ({config.get('epochs')} epochs{gpu})"
+    parts = [f"{Path(run).name}: {models} ({config.get('epochs')} epochs)"]
+    data = config.get("dataset") or {}
+    if data.get("train_images"):
+        parts.append(f"{data['train_images']:,} training / {data.get('test_images', 0):,} "
+                     "test images")
+    recipe = config.get("recipe") or {}
+    if recipe.get("name"):
+        parts.append(f"{recipe['name']} recipe, batch {recipe.get('batch_size')}, peak "
+                     f"learning rate {recipe.get('lr', 0):.3g}")
+    machine = config.get("gpu") or (f"{config['cpu']} ({config.get('cores')} cores)"
+                                    if config.get("cpu") else config.get("device"))
+    if machine:
+        parts.append(f"{machine}, {config.get('precision', 'fp32')}")
+    seconds = [r["seconds"] for r in read_metrics(run)
+               if isinstance(r.get("seconds"), (int, float))]
+    if seconds:
+        parts.append(f"{_minutes(max(seconds))} of training")
+    if config.get("torch"):
+        parts.append(f"torch {config['torch']}")
+    return " · ".join(parts)
+
+
+def _minutes(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else \
+        f"{max(1, minutes)} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
+def lesson(curves: pd.DataFrame) -> list[str]:
+    """What the curves show about depth, in sentences computed from them: per family (plain,
+    residual) with two depths or more, the deepest net's training error against the
+    shallowest's at the last epoch shown, and over how many epochs it was above. A gap under
+    one point is said to be none, so a short run that does not separate two nets says so."""
+    sentences = []
+    if curves.empty:
+        return sentences
+    last = int(curves["epoch"].max())
+    for family in ("plain", "residual"):
+        nets = sorted({m for m in curves["model"] if family_and_depth(m)[0] == family},
+                      key=lambda m: family_and_depth(m)[1])
+        if len(nets) < 2:
+            continue
+        low, high = nets[0], nets[-1]
+        a = curves[curves["model"] == low].set_index("epoch")["train_error"]
+        b = curves[curves["model"] == high].set_index("epoch")["train_error"]
+        both = a.index.intersection(b.index)
+        if both.empty:
+            continue
+        at = both.max()
+        gap = (b[at] - a[at]) * 100
+        above = int((b[both] > a[both]).sum())
+        deep, shallow = _short(high), _short(low)
+        head = (f"After epoch {at}, {deep} has {b[at]:.1%} training error and {shallow} "
+                f"{a[at]:.1%}: ")
+        if abs(gap) < 1:
+            sentences.append(head + f"they do not separate yet (under a point apart) in "
+                                    f"{last} epochs.")
+        elif gap > 0:
+            sentences.append(head + f"the deeper net is {gap:.1f} points worse, and was "
+                             f"above over {above} of {len(both)} epochs"
+                             + (" — the degradation problem." if family == "plain" else
+                                "."))
+        else:
+            sentences.append(head + f"the deeper net is {-gap:.1f} points better"
+                             + (": depth helps once there are shortcuts." if
+                                family == "residual" else "."))
+    return sentences
+
+
+def _short(model: str) -> str:
+    family, depth = family_and_depth(model)
+    return f"{'plain' if family == 'plain' else 'ResNet'}-{depth}"
 
 
 def curves(run: Path) -> pd.DataFrame:

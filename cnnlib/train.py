@@ -128,6 +128,48 @@ RECIPES = {
 }
 
 
+FIG6 = ("cifar_plain20", "cifar_plain56", "cifar_resnet20", "cifar_resnet56")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A whole lesson's settings under one name, for the command line and the Train page.
+
+    ``cpu-lesson``'s numbers were chosen by measurement (``python -m cnnlib.bench lesson``,
+    README): on 2 CPU cores it finishes within 10 minutes and plain-56 ends with a training
+    error well above plain-20's. ``gpu`` is the quick recipe's full 30-epoch race on all
+    50,000 images, minutes on one GPU."""
+
+    name: str
+    label: str  # what the Train page offers
+    models: tuple[str, ...]
+    recipe: str
+    epochs: int
+    batch_size: int | None = None  # None: the recipe's
+    limit_train: int | None = None  # None: every training image
+    test_subset: int | None = None  # None: every test image after every epoch
+
+    def settings(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`train` that the preset fixes."""
+        return {"epochs": self.epochs, "batch_size": self.batch_size, "recipe": self.recipe,
+                "limit_train": self.limit_train, "test_subset": self.test_subset}
+
+
+PRESETS = {
+    "cpu-lesson": Preset("cpu-lesson", "Fig. 6 in ten minutes (CPU)", FIG6, "quick", epochs=3,
+                         batch_size=128, limit_train=10_000, test_subset=2_000),
+    "gpu": Preset("gpu", "Fig. 6, 30 epochs on all 50,000 images (GPU)", FIG6, "quick",
+                  epochs=30),
+}
+
+
+def preset(name: str) -> Preset:
+    """The preset ``name``, or a sentence listing the ones there are."""
+    if name not in PRESETS:
+        raise CnnlibError(f"Unknown preset '{name}'; choose {' or '.join(PRESETS)}.")
+    return PRESETS[name]
+
+
 def check_models(models: Sequence[str]) -> None:
     """Raise a one-sentence CnnlibError unless ``models`` are distinct zoo CIFAR nets."""
     if not models:

@@ -44,11 +44,13 @@ def poll(at: AppTest, until, timeout: float = 120.0) -> AppTest:
 
 def test_start_watch_and_stop_a_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CNNLIB_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("CNNLIB_RECORDED_RUNS", str(tmp_path / "recorded"))
     monkeypatch.setenv("CNNLIB_TRAIN_DATA", str(tiny_dataset(tmp_path / "data")))
     monkeypatch.setenv(paths.ALLOW_ENV, str(tmp_path / "data"))
     at = train_page()
     assert not at.exception
     assert any("No runs yet" in i.value for i in at.info)
+    at.radio(key="preset").set_value("custom").run()
     at.multiselect(key="depths").set_value([20])
     at.number_input(key="epochs").set_value(200)  # long enough to stop it midway
     at.number_input(key="limit").set_value(0)  # every training image
@@ -69,4 +71,4 @@ def test_start_watch_and_stop_a_run(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert any(j.run == run and j.state == "stopped" for j in jobs.queue().jobs())
     assert runs.checkpoint_path(run, "cifar_resnet20", "final").is_file()
     assert "stopped" in at.get("progress")[0].proto.text
-    assert runs.describe(run).endswith("plain20, resnet20 (200 epochs)")
+    assert runs.describe(run).startswith(f"{run.name}: plain20, resnet20 (200 epochs) · ")

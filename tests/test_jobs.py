@@ -58,9 +58,12 @@ def test_training_argv() -> None:
     argv = jobs.training_argv(models=["cifar_plain20", "cifar_resnet20"], data="cifar10",
                               epochs=3, recipe="quick", device="cpu", out=Path("runs/x"),
                               limit_train=500)
-    assert argv[1:] == ["-m", "cnnlib", "train", "--models", "cifar_plain20,cifar_resnet20",
-                        "--data", "cifar10", "--epochs", "3", "--recipe", "quick", "--device",
-                        "cpu", "--out", "runs/x", "--limit-train", "500"]
+    assert argv[1:] == ["-m", "cnnlib", "train", "--data", "cifar10", "--device", "cpu",
+                        "--out", "runs/x", "--models", "cifar_plain20,cifar_resnet20",
+                        "--epochs", "3", "--recipe", "quick", "--limit-train", "500"]
+    preset = jobs.training_argv(preset="cpu-lesson", data="d", device="cpu", out=Path("r"))
+    assert preset[4:] == ["--data", "d", "--device", "cpu", "--out", "r", "--preset",
+                          "cpu-lesson"]
 
 
 def test_a_restarted_server_adopts_a_live_run_stops_it_and_keeps_its_device_busy(
