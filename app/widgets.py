@@ -23,10 +23,10 @@ MAX_ECHO = 600
 MAX_VALUE_ECHO = 60
 _CODE_RUN = re.compile(r"`+")
 # What markdown, GitHub's extensions (tables, strike-through, autolinked URLs, www. and e-mail
-# addresses) and Streamlit (maths, :colour[...] directives, :emoji:) read as markup anywhere
-# in a line; parentheses need no escape once '[' has one. Line breaks are gone, so only the
-# first character could start a block (a heading, a list, a quote).
-_MARKUP = re.compile(r"([\\`*_\[\]<>#!|~$:@&]|(?<=www)\.)", re.IGNORECASE)
+# addresses) and Streamlit (maths, :colour[...] directives) read as markup anywhere in a
+# line; parentheses need no escape once '[' has one, nor a colon but in "://". Line breaks
+# are gone, so only the first character could start a block (a heading, a list, a quote).
+_MARKUP = re.compile(r"([\\`*_\[\]<>#!|~$@&]|:(?=//)|(?<=www)\.)", re.IGNORECASE)
 _BLOCK_START = re.compile(r"^(\s*\d*)([-+=>.)])")
 
 
