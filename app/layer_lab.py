@@ -282,4 +282,4 @@ try:
      "inception": inception_section, "bottleneck": bottleneck_section,
      "stack": stack_section}[section]()
 except CnnlibError as exc:
-    st.error(str(exc))
+    st.error(plain(str(exc)))

@@ -16,9 +16,11 @@ from pathlib import Path
 import streamlit as st
 
 from app import curves as charts
+from app import widgets
 from app.style import show
 from app.widgets import query_int, query_select
-from cnnlib import jobs, runs
+from cnnlib import jobs, paths, runs
+from cnnlib.errors import CnnlibError
 from cnnlib.train import PRESETS
 
 SPEEDS = {"slow": 1.0, "normal": 0.5, "fast": 0.2}  # seconds per epoch of a replay
@@ -71,6 +73,11 @@ def start_form(expanded: bool) -> None:
             start = st.form_submit_button("Start", type="primary")
     if not start:
         return
+    try:
+        data = paths.page_data_spec(data)  # a visitor's path: confined, never the cwd
+    except CnnlibError as exc:
+        st.error(widgets.plain(str(exc)))
+        return
     run = runs.runs_dir() / runs.new_run_id()
     if choice == "custom":
         models = [f"cifar_{kind}{d}" for d in sorted(depths)
@@ -103,7 +110,7 @@ def job_controls(run: Path) -> bool:
                 jobs.queue().stop(job.run)
                 st.toast(f"Stopping {job.run.name}: it saves its checkpoints first.")
         elif job.state == "failed" and job.message:
-            st.error(f"{job.run.name} failed: {job.message}")
+            st.error(widgets.plain(f"{job.run.name} failed: {job.message}"))
     return going
 
 
@@ -138,7 +145,7 @@ def status(run: Path) -> None:
     summary = runs.summary(run)
     st.progress(summary["fraction"], text=summary["text"])
     for note in summary["diverged"]:
-        st.warning(note)
+        st.warning(widgets.plain(note))
 
 
 def live(run: Path) -> None:
@@ -149,7 +156,11 @@ def live(run: Path) -> None:
         st.info("Waiting for the run to start...")
         log = jobs.last_lines(jobs.log_file(run))
         if log:
-            st.caption(log)
+            st.caption(widgets.plain(log))
+        return
+    problem = runs.check_run(run)  # the folder may have changed since the page listed it
+    if problem:
+        st.warning(widgets.plain(problem))
         return
     if not (going or runs.run_status(run) == "running"):
         st.rerun()  # ended: the replay's controls take over
@@ -179,6 +190,11 @@ st.caption("He et al. 2016, Fig. 6: on CIFAR-10 a deeper *plain* net trains wors
 
 active = jobs.queue().active()
 found = runs.list_runs(runs.runs_dir(), runs.recorded_dir())
+unreadable = {r: problem for r in found if (problem := runs.check_run(r))}
+if unreadable:
+    st.warning(widgets.plain(f"{len(unreadable)} run folder(s) cannot be shown and are left "
+                             f"out of the list; the first: {next(iter(unreadable.values()))}"))
+found = [r for r in found if r not in unreadable]
 queued = [j.run for j in active if j.run not in found]
 choices = [str(r) for r in [*queued, *found]]
 if not choices:
@@ -187,7 +203,7 @@ if not choices:
     st.stop()
 run = Path(query_select("Run", choices, "run", default=choices[0],
                         format_func=lambda r: Path(r).name))
-st.caption(runs.describe(run))
+st.caption(widgets.plain(runs.describe(run)))
 going = any(j.run == run for j in active) or (
     (run / runs.CONFIG).is_file() and runs.run_status(run) == "running")
 if going:

@@ -8,7 +8,6 @@ Settings live in the URL (model, weights, image, view, layer, channel...).
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +18,8 @@ import torch
 import cnnlib
 from app import charts
 from app.style import is_classroom, show
-from app.widgets import query_int, query_select, session_memo
-from cnnlib import images, visualize, weights
+from app.widgets import plain, query_int, query_select, session_memo
+from cnnlib import images, paths, runs, visualize, weights
 from cnnlib.errors import CnnlibError
 from cnnlib.models import registry
 
@@ -28,7 +27,7 @@ VIEWS = {"filters": "First-layer filters", "activations": "Feature maps",
          "projection": "Deconvnet projection", "top9": "Top-9 patches",
          "occlusion": "Occlusion", "predictions": "Predictions"}
 #: Where training runs live (CNNLIB_RUNS_DIR overrides it), and the recorded ones we ship.
-RUNS = [Path(os.environ.get("CNNLIB_RUNS_DIR", "runs")), Path("assets/runs")]
+RUNS = [runs.runs_dir(), runs.recorded_dir()]
 #: Session key: model -> why its ImageNet weights could not be downloaded in this session.
 FAILED = "_download_failed"
 
@@ -154,17 +153,17 @@ try:
     loaded = load_weights(name, source, checkpoint,
                           source == "pretrained" and weights.pretrained_path(name).exists())
 except CnnlibError as exc:
-    st.error(str(exc))
+    st.error(plain(str(exc)))
     st.stop()
 status = f"**{loaded.name}**: {loaded.label}"
 failed = failures.get(name) if source == "random" else None
 problem = f"{failed} Showing random initialisation instead." if failed else loaded.warning
 if is_classroom():  # one line: the pictures are what the room looks at
-    st.caption(f"{status}. {problem}" if problem else status)
+    st.caption(f"{status}. {plain(problem)}" if problem else status)
 else:
     st.info(status)
     if problem:
-        st.warning(problem)
+        st.warning(plain(problem))
 if failed:
     st.button("Try the download again", on_click=retry_download, args=(name,))
 model_key = (loaded.name, source, checkpoint)
@@ -183,10 +182,10 @@ if picked is None:
 try:
     photo = read_image(picked[1])
 except CnnlibError as exc:
-    st.error(f"{picked[0]}: {exc}")
+    st.error(plain(f"{picked[0]}: {exc}"))
     st.stop()
 for note in photo.notes:
-    st.caption(f"{picked[0]}: {note}")
+    st.caption(plain(f"{picked[0]}: {note}"))
 seen = visualize.preprocess(photo.image, loaded.preprocess)
 x = seen.tensor
 key = (*model_key, hashlib.sha1(picked[1]).hexdigest())
@@ -199,7 +198,7 @@ with st.expander("What the network sees (preprocessing)"):
 try:
     result = analyse(model_key, loaded.model, tuple(x.shape[1:]))
 except CnnlibError as exc:
-    st.error(str(exc))
+    st.error(plain(str(exc)))
     st.stop()
 layers = visualize.visual_layers(result, loaded.model)
 seen_picture = visualize.denormalise(x, loaded.preprocess)
@@ -240,15 +239,18 @@ try:
         where = query_select("Images to search", ["samples", "folder"], "search", radio=True,
                              format_func={"samples": "the bundled samples",
                                           "folder": "a folder on this machine"}.get)
-        paths = [*images.sample_images().values(), *images.cifar_samples().values()]
+        paths_found = [*images.sample_images().values(), *images.cifar_samples().values()]
         if where == "folder":
             folder = st.text_input("Folder", st.query_params.get("folder", ""),
-                                   placeholder="/path/to/images (recursive, 500 at most)")
+                                   max_chars=paths.MAX_PATH_CHARS,
+                                   placeholder="/path/to/images (recursive, 500 at most)",
+                                   help="Inside the bundled samples, the runs folder or a "
+                                        f"folder listed in ${paths.ALLOW_ENV}.")
             st.query_params["folder"] = folder
             if not folder:
                 st.stop()
-            paths = images.folder_images(folder)
-        names, batch, skipped = dataset_of(tuple(map(str, paths)), loaded.preprocess)
+            paths_found = images.folder_images(paths.confine(folder))
+        names, batch, skipped = dataset_of(tuple(map(str, paths_found)), loaded.preprocess)
         if skipped:
             st.caption(f"{skipped} file(s) skipped: not readable as images.")
         best = top9_of((*model_key, names), layer, channel, loaded.model, [batch], result)
@@ -263,8 +265,8 @@ try:
             pair = np.concatenate([visualize.crop(picture, patch.patch),
                                    visualize.crop(proj.image, patch.patch)], axis=1)
             cols[i % 3].image(visualize.enlarge(pair, max(1, 160 // pair.shape[0])),
-                              caption=f"{Path(names[patch.index]).stem}: "
-                                      f"{patch.activation:.2f} at {patch.position}")
+                              caption=plain(f"{Path(names[patch.index]).stem}: "
+                                            f"{patch.activation:.2f} at {patch.position}"))
     elif view == "occlusion":
         side = int(x.shape[-1])
         top = visualize.predict(loaded.model, x, loaded.categories, k=5)
@@ -275,7 +277,13 @@ try:
         with settings[1]:
             window = query_int("Grey square (pixels)", "window", max(4, side // 7), 2, side)
         with settings[2]:
-            stride = query_int("Step (pixels)", "stride", max(2, side // 14), 1, side)
+            asked = query_int("Step (pixels)", "stride", max(2, side // 14), 1, side)
+        stride = visualize.occlusion_stride(side, side, window, asked)
+        if stride != asked:
+            st.caption(f"A step of {asked} would be "
+                       f"{visualize.occlusion_positions(side, side, window, asked):,} "
+                       f"positions, a forward pass each; this page does at most "
+                       f"{visualize.MAX_OCCLUSION_POSITIONS}, so it steps by {stride}.")
         progress = st.progress(0.0, text="Occluding...")
         occ = session_memo(("occlusion", *key, window, stride, target_name),
                            lambda: visualize.occlusion(
@@ -304,4 +312,4 @@ try:
         if loaded.source == "random":
             st.caption("Random weights: these are guesses from an untrained network.")
 except CnnlibError as exc:
-    st.error(str(exc))
+    st.error(plain(str(exc)))

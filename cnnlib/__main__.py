@@ -21,8 +21,8 @@ def _option(text: str) -> tuple[str, Any]:
         raise argparse.ArgumentTypeError(f"'{text}' is not KEY=VALUE")
     try:
         return key, ast.literal_eval(raw)
-    except (ValueError, SyntaxError):
-        return key, raw
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return key, raw  # not a literal (or a pathological one): the builder judges the text
 
 
 def _cmd_list(_: argparse.Namespace) -> None:

@@ -60,7 +60,10 @@ def parse_input_size(value: Any, channels: int = 3) -> tuple[int, int, int]:
     if isinstance(value, str):
         parts = [p for p in re.split(r"[x×X*,\s]+", value.strip()) if p]
         if not parts or not all(re.fullmatch(r"[+-]?\d+", p) for p in parts):
-            raise InputSizeError(f"Input size '{value}' is malformed: {example}.")
+            raise InputSizeError(f"Input size '{value[:40]}' is malformed: {example}.")
+        if any(len(p.lstrip("+-0")) > 9 for p in parts):  # int() refuses 4,300+ digits
+            raise InputSizeError(f"Input size '{value[:40]}' is too large: at most "
+                                 f"{MAX_CHANNELS} channels and {MAX_SIDE} pixels a side.")
         dims = [int(p) for p in parts]
     elif isinstance(value, int) and not isinstance(value, bool):
         dims = [value]

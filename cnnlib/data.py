@@ -29,7 +29,9 @@ Data specs (:func:`load_dataset`):
   out as the test split (CIFAR-10's own 10,000 of 60,000);
 - a folder holding CIFAR-10's python batch files (``data_batch_1`` ... ``data_batch_5``,
   ``test_batch``, ``batches.meta``), or the ``cifar-10-batches-py`` folder around them.
-  These are pickles, read as torchvision reads them, so only use files you trust.
+  These are pickles, but they are read with a restricted unpickler (:class:`_BatchUnpickler`)
+  that builds numpy arrays, lists, dicts, str, bytes and numbers and refuses everything else,
+  so a crafted batch file cannot run code.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import json
 import math
 import os
 import pickle
+import stat
 import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -55,7 +58,8 @@ from torch import Tensor
 from torchvision.io import ImageReadMode, decode_image
 
 from cnnlib.errors import CnnlibError, ImageError
-from cnnlib.images import load_image
+from cnnlib.images import MAX_BYTES, check_pixels, load_image
+from cnnlib.paths import CIFAR10_SPEC
 from cnnlib.runs import write_atomic
 
 PAD = 4  # pixels of zero padding before the random crop, as in the paper
@@ -231,7 +235,10 @@ def load_dataset(spec: str, *, root: Path | None = None, limit_train: int | None
     they are not already ``size`` x ``size``.
     """
     root = Path(root) if root is not None else data_root()
-    if spec == "cifar10":
+    if not spec.strip():  # Path("") is the current folder: never train on it by accident
+        raise CnnlibError(f"Name the training data: {CIFAR10_SPEC} or a folder of class "
+                          "sub-folders.")
+    if spec == CIFAR10_SPEC:
         folder = _download_cifar10(root / "cifar10")
         decoded, source, name = _read_cifar_batches(folder, size), f"CIFAR-10 ({folder})", spec
     else:
@@ -263,16 +270,40 @@ def _download_cifar10(root: Path) -> Path:
     return root / torchvision.datasets.CIFAR10.base_folder
 
 
+class _BatchUnpickler(pickle.Unpickler):
+    """An unpickler for CIFAR-10's batch files only: the one thing a pickle may name is what
+    a numpy array needs to rebuild itself (the real files name ``numpy.core.multiarray``,
+    numpy 2 writes ``numpy._core.multiarray``). Any other global (``os.system``,
+    ``builtins.eval``...) is refused, so a crafted ``data_batch_1`` cannot run code; the
+    rest of a pickle (dicts, lists, str, bytes, ints) needs no global at all."""
+
+    ALLOWED = frozenset({("numpy.core.multiarray", "_reconstruct"),
+                         ("numpy._core.multiarray", "_reconstruct"),
+                         ("numpy", "ndarray"), ("numpy", "dtype")})
+
+    def find_class(self, module: str, name: str) -> type:
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(
+                f"it asks for {module}.{name}, which a CIFAR-10 batch never holds; refused, "
+                "since unpickling it could run code")
+        return super().find_class(module, name)
+
+
 def _read_cifar_batches(folder: Path, size: int) -> _Decoded:
-    """CIFAR-10's pickled batches, read the way torchvision reads them (latin-1, so the
-    original Python 2 files load), accepting bytes keys as well as str ones."""
+    """CIFAR-10's pickled batches, decoded as torchvision decodes them (latin-1, so the
+    original Python 2 files load) but with :class:`_BatchUnpickler`, accepting bytes keys as
+    well as str ones."""
     def unpickle(name: str) -> dict:
         try:
             with open(folder / name, "rb") as f:
-                entry = pickle.load(f, encoding="latin1")
-            return {k.decode() if isinstance(k, bytes) else k: v for k, v in entry.items()}
+                entry = _BatchUnpickler(f, encoding="latin1").load()
+            entry = {k.decode() if isinstance(k, bytes) else k: v for k, v in entry.items()}
         except Exception as err:  # unpickling raises anything from EOFError to ImportError
             raise CnnlibError(f"{folder / name} is not a CIFAR-10 batch file ({err}).") from err
+        if any(isinstance(v, np.ndarray) and v.dtype.hasobject for v in entry.values()):
+            raise CnnlibError(f"{folder / name} is not a CIFAR-10 batch file (it holds an "
+                              "array of Python objects, not of numbers).")
+        return entry
 
     parts = {name: unpickle(name) for name in [*_CIFAR_TRAIN, "test_batch"]}
     try:
@@ -375,13 +406,21 @@ def _decode_all(files: list[str], size: int) -> tuple[Tensor, Tensor]:
 
 
 def _decode_file(file: str, size: int) -> Tensor | None:
-    """One image as 3 x size x size uint8, or None when it is not a readable image."""
+    """One image as 3 x size x size uint8, or None when it is not a readable image: a file
+    that is not a regular one (a FIFO would block the read forever, a device never end),
+    over :data:`~cnnlib.images.MAX_BYTES`, or over :data:`~cnnlib.images.MAX_PIXELS` by its
+    header (checked before anything is decoded) is skipped like a corrupt one."""
     try:
+        if not stat.S_ISREG(os.stat(file).st_mode):
+            return None
         with open(file, "rb") as f:
-            data = f.read()
+            data = f.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            return None
+        check_pixels(data)
         image = decode_image(torch.frombuffer(bytearray(data), dtype=torch.uint8),
                              mode=ImageReadMode.RGB)
-    except OSError:
+    except (OSError, ImageError):
         return None
     except (RuntimeError, ValueError):  # a format torchvision lacks, an empty or broken file
         image = None

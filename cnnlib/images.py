@@ -143,6 +143,24 @@ def load_image(
                 ) from e
 
 
+def check_pixels(data: bytes) -> None:
+    """Raise :class:`ImageError` if the header of ``data`` announces more than
+    :data:`MAX_PIXELS`, reading the header only: for a decoder other than :func:`load_image`
+    (the training data's), so that a small file cannot expand into gigabytes. Bytes PIL does
+    not recognise pass: the decoder that follows refuses them itself."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                size = im.size
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+            raise _pil_bomb_error(e) from None
+        except Exception:  # not an image PIL knows, or a broken header: not ours to judge
+            return
+    if size[0] * size[1] > MAX_PIXELS:
+        raise _bomb_error(size[0] * size[1], size)
+
+
 def sample_images() -> dict[str, Path]:
     """The bundled photographs (``assets/samples``): name (file stem) -> path, by name."""
     paths = (p for p in SAMPLES_DIR.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
@@ -150,15 +168,31 @@ def sample_images() -> dict[str, Path]:
 
 
 def folder_images(folder: str | os.PathLike, limit: int = 500) -> list[Path]:
-    """Image files under ``folder`` (recursively, by suffix, sorted), at most ``limit``: a
-    teacher's own collection for the top-9 view. A missing folder raises ImageError."""
+    """Image files under ``folder`` (recursively, by suffix, in sorted order), the first
+    ``limit``: a teacher's own collection for the top-9 view. The walk goes folder by folder
+    in order and stops at ``limit``, so a huge tree costs no more than its first images;
+    symbolic links to folders are not followed and only regular files count (a FIFO would
+    block the reader). A missing folder raises ImageError. Pages pass only folders that
+    :func:`cnnlib.paths.confine` accepted."""
     root = Path(folder).expanduser()
-    if not root.is_dir():
-        raise ImageError(f"'{folder}' is not a folder on this machine.")
-    found = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    try:
+        if not root.is_dir():
+            raise ImageError(f"'{folder}' is not a folder on this machine.")
+    except OSError as e:  # a name too long for the filesystem, say
+        raise ImageError(f"'{folder}' is not a folder on this machine ({_reason(e)}).") from e
+    found: list[Path] = []
+    for top, dirs, names in os.walk(root):
+        dirs.sort()
+        for name in sorted(names):
+            path = Path(top) / name
+            if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file() \
+                    and not path.is_symlink():
+                found.append(path)
+                if len(found) == limit:
+                    return found
     if not found:
         raise ImageError(f"'{folder}' holds no images ({', '.join(IMAGE_SUFFIXES)}).")
-    return found[:limit]
+    return found
 
 
 def cifar_samples() -> dict[str, Path]:

@@ -9,8 +9,11 @@ session all reattach to a live run by reading the same files.
 The queue is process-wide (one per server). Each device (the GPU, or the CPU) runs one job at
 a time, and later jobs wait their turn. Stopping sends SIGTERM, which the training command
 turns into a clean stop: it finishes the step, saves the final checkpoints and writes a
-"stopped" record. The child's pid is written to ``<run>/job.json``, so a server restarted
-mid-run can still stop it.
+"stopped" record. The child's pid, command and device are written to a job file
+(:func:`job_file`), so that a restarted server rebuilds its queue from them
+(:meth:`JobQueue.adopt`): a training process still alive, and ours (its command line is the
+one recorded), is shown as running with its Stop button, and its device counts as busy, so
+Start queues behind it instead of launching a second process on the same device.
 """
 
 from __future__ import annotations
@@ -21,12 +24,15 @@ import signal
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnlib import runs
 
 JOBS_DIR = ".jobs"
+WATCH_EVERY_S = 1.0  # how often an adopted process (not our child) is checked for its end
 
 
 def job_file(run: Path) -> Path:
@@ -50,6 +56,7 @@ class Job:
     message: str = ""
     process: subprocess.Popen | None = field(default=None, repr=False)
     stop_requested: bool = False  # asked to stop before its process existed
+    pid: int | None = None  # a process this server did not start (adopted after a restart)
 
 
 def training_argv(*, data: str, device: str, out: Path, models: list[str] | None = None,
@@ -112,22 +119,63 @@ class JobQueue:
                     return
             job = next((j for j in self._jobs
                         if j.run == Path(run) and j.state == "running"), None)
-            if job is not None and job.process is None:
-                job.stop_requested = True  # _run signals it as soon as it has started
-                return
-        if job is not None and job.process.poll() is None:
+            if job is not None:
+                job.stop_requested = True
+            if job is not None and job.process is None and job.pid is None:
+                return  # _run signals it as soon as it has started
+        if job is not None and job.process is not None and job.process.poll() is None:
             job.process.send_signal(signal.SIGTERM)
             return
         stop_orphan(Path(run))
 
+    def adopt(self, folder: Path) -> list[Job]:
+        """Rebuild the queue from the job files under ``folder`` (a runs folder) after a
+        server restart: each training process still alive and ours becomes a running job
+        (stoppable, its device busy) until it exits. Returns the adopted jobs."""
+        adopted = []
+        for path in sorted((Path(folder) / JOBS_DIR).glob("*.json")):
+            run = Path(folder) / path.stem
+            recorded = _read_job_file(run)
+            if recorded is None or not _alive_and_ours(*recorded[:2]):
+                continue
+            pid, argv, device = recorded
+            with self._lock:
+                if any(j.run == run and j.state in ("queued", "running") for j in self._jobs):
+                    continue
+                job = Job(run, argv, device, state="running", pid=pid)
+                self._jobs.append(job)
+            threading.Thread(target=self._guard, args=(job, self._watch), daemon=True,
+                             name=f"cnnlib-jobs-watch-{pid}").start()
+            adopted.append(job)
+        return adopted
+
+    def _watch(self, job: Job) -> None:
+        """Wait for an adopted process (not our child, so no wait(): poll its pid)."""
+        while _alive_and_ours(job.pid, job.argv):
+            time.sleep(WATCH_EVERY_S)
+        self._settle(job, None)
+
     def _work(self, device: str) -> None:
         while True:
             with self._lock:
-                while not (job := next((j for j in self._jobs if j.device == device
-                                        and j.state == "queued"), None)):
+                # a device runs one job at a time, an adopted one included
+                while any(j.device == device and j.state == "running" for j in self._jobs) \
+                        or not (job := next((j for j in self._jobs if j.device == device
+                                             and j.state == "queued"), None)):
                     self._wake.wait()
                 job.state = "running"
-            self._run(job)
+            self._guard(job, self._run)
+
+    def _guard(self, job: Job, work: Callable[[Job], None]) -> None:
+        """``work(job)``, and whatever it raises (a job folder that is not writable, a full
+        disk) marks the job failed with the reason, rather than killing the worker thread
+        and leaving its device "running" for ever."""
+        try:
+            work(job)
+        except Exception as exc:  # any failure is the job's, not the queue's
+            with self._lock:
+                job.state, job.message = "failed", f"the job queue failed: {exc}"
+                self._wake.notify_all()
 
     def _run(self, job: Job) -> None:
         log_file(job.run).parent.mkdir(parents=True, exist_ok=True)
@@ -142,27 +190,75 @@ class JobQueue:
                 job.process = process
                 if job.stop_requested:
                     process.send_signal(signal.SIGTERM)
-            job_file(job.run).write_text(json.dumps({"pid": job.process.pid,
-                                                     "argv": job.argv}))
-            code = job.process.wait()
-        status = runs.run_status(job.run) if (job.run / runs.CONFIG).is_file() else None
-        if status == "stopped" or code in (-signal.SIGTERM, 128 + signal.SIGTERM):
-            job.state = "stopped"
-        elif code == 0:
-            job.state = "finished"
-            job.message = "every model diverged" if status == "diverged" else ""
-        else:
-            job.state, job.message = "failed", last_lines(log_file(job.run))
+            try:
+                job_file(job.run).write_text(json.dumps({"pid": process.pid, "argv": job.argv,
+                                                         "device": job.device}))
+            except OSError:
+                process.send_signal(signal.SIGTERM)  # unrecorded, it could not be stopped
+                process.wait()
+                raise
+            code = process.wait()
+        self._settle(job, code)
+
+    def _settle(self, job: Job, code: int | None) -> None:
+        """The job's final state from its exit ``code`` (None: unknown, an adopted process)
+        and what its run folder says; wakes the device's worker."""
+        status = (runs.run_status(job.run) if (job.run / runs.CONFIG).is_file()
+                  and runs.check_run(job.run) is None else None)
+        with self._lock:
+            if status == "stopped" or job.stop_requested or \
+                    code in (-signal.SIGTERM, 128 + signal.SIGTERM):
+                job.state = "stopped"
+            elif code == 0 or (code is None and status in ("finished", "diverged")):
+                job.state = "finished"
+                job.message = "every model diverged" if status == "diverged" else ""
+            else:
+                job.state = "failed"
+                job.message = last_lines(log_file(job.run)) or "the training process ended " \
+                                                                "without finishing its run"
+            self._wake.notify_all()
 
 
 def stop_orphan(run: Path) -> bool:
-    """SIGTERM the training process recorded in ``run`` (after a server restart)."""
+    """SIGTERM the training process recorded for ``run`` (after a server restart), if it is
+    still alive and ours: a recycled pid belongs to someone else and is left alone."""
+    recorded = _read_job_file(run)
+    if recorded is None or not _alive_and_ours(*recorded[:2]):
+        return False
     try:
-        pid = json.loads(job_file(run).read_text())["pid"]
-        os.kill(pid, signal.SIGTERM)
-    except (OSError, ValueError, KeyError):
+        os.kill(recorded[0], signal.SIGTERM)
+    except OSError:
         return False
     return True
+
+
+def _read_job_file(run: Path) -> tuple[int, list[str], str] | None:
+    """(pid, argv, device) from ``run``'s job file, or None if it is missing or malformed.
+    Files written before the device was recorded give the command line's ``--device``."""
+    try:
+        recorded = json.loads(job_file(run).read_bytes().decode())
+        pid, argv = recorded["pid"], recorded["argv"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not (isinstance(pid, int) and pid > 0 and isinstance(argv, list)
+            and all(isinstance(a, str) for a in argv)):
+        return None
+    device = recorded.get("device")
+    if not isinstance(device, str):
+        device = argv[argv.index("--device") + 1] if "--device" in argv[:-1] else "cpu"
+    return pid, argv, device
+
+
+def _alive_and_ours(pid: int | None, argv: list[str]) -> bool:
+    """Whether process ``pid`` is alive and runs exactly ``argv`` (read from /proc, so a pid
+    the system gave to another program since is not taken for our training process)."""
+    if pid is None:
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return cmdline.split(b"\0")[:-1] == [os.fsencode(a) for a in argv]
 
 
 def last_lines(log: Path, n: int = 3) -> str:
@@ -178,9 +274,11 @@ _QUEUE_LOCK = threading.Lock()
 
 
 def queue() -> JobQueue:
-    """The server's one queue."""
+    """The server's one queue, rebuilt on first use from the job files of the runs folder
+    (training processes that outlived a server restart)."""
     global _QUEUE
     with _QUEUE_LOCK:
         if _QUEUE is None:
             _QUEUE = JobQueue()
+            _QUEUE.adopt(runs.runs_dir())
         return _QUEUE

@@ -27,13 +27,16 @@ Reading runs needs neither torch nor PIL, so a page that lists runs stays light.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 import secrets
 import shutil
 import tempfile
+import threading
 import time
+import zlib
 from collections.abc import Callable
 from datetime import datetime, timezone
 from itertools import pairwise
@@ -60,6 +63,10 @@ STALE_AFTER_S = 600.0
 _CIRCUMSTANCES = {"created", "note", "device", "gpu", "torch", "compile"}
 _OUTPUTS = (METRICS, "checkpoints", "state", "filters")
 
+LOCK = ".lock"
+_LOCKS: dict[Path, int] = {}  # run folder -> the descriptor holding its lock (process-long)
+_LOCKS_GUARD = threading.Lock()
+
 Status = Literal["running", "finished", "stopped", "diverged", "incomplete"]
 
 
@@ -82,11 +89,10 @@ def reference_run(models: list[str], exclude: Path | None = None) -> Path | None
     for run in list_runs(recorded_dir()):
         if exclude is not None and run.resolve() == Path(exclude).resolve():
             continue
-        try:
-            config = read_config(run)
-        except CnnlibError:
+        if check_run(run) is not None:  # a broken recorded run is no reference
             continue
-        key = (len(set(models) & set(config.get("models", []))), int(config.get("epochs", 0)))
+        config = read_config(run)
+        key = (len(set(models) & set(config["models"])), config["epochs"])
         if key[0] and key > best_key:
             best, best_key = run, key
     return best
@@ -124,11 +130,13 @@ def new_run(out: Path | None, config: dict, *, resume: bool = False) -> Path:
     started afresh if its config is the same (apart from where and when it ran), and refused
     if it is a different run, so that a typo in ``--out`` cannot wipe another experiment.
     Other files are left alone: the dashboard's job queue writes its log and pid into the
-    folder before the training process starts.
+    folder before the training process starts. The folder is locked first
+    (:func:`lock_run`), so a run another process is writing is neither wiped nor resumed.
     """
     if out is None:
         out = runs_dir() / new_run_id()
     run = Path(out)
+    lock_run(run)
     config = {**config, "created": config.get("created") or
               datetime.now(timezone.utc).isoformat(timespec="seconds")}
     if (run / CONFIG).is_file():
@@ -149,6 +157,31 @@ def new_run(out: Path | None, config: dict, *, resume: bool = False) -> Path:
     return run
 
 
+def lock_run(run: Path) -> None:
+    """Hold ``run``'s lock (an exclusive ``flock`` on ``<run>/.lock``) until this process
+    ends, or raise a one-sentence CnnlibError naming the process that holds it. Two
+    processes writing one folder (``--out`` given twice, ``--resume`` while the first is
+    alive) would interleave their epochs and both write "finished"; the kernel drops the
+    lock of a process however it ends, kill -9 included, so a stale lock cannot exist."""
+    key = Path(run).resolve()
+    with _LOCKS_GUARD:
+        if key in _LOCKS:
+            return  # this process holds it already (a resume in the same process)
+        Path(run).mkdir(parents=True, exist_ok=True)
+        fd = os.open(Path(run) / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise CnnlibError(f"{run} is being written by another training process (pid "
+                              f"{holder}); wait for it to end or stop it, or choose another "
+                              "--out.") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        _LOCKS[key] = fd
+
+
 def new_run_id() -> str:
     """``<date>-<time>-<4 hex digits>``: sorts by time, and two runs started in the same
     second (two tabs, a queue) still get different folders."""
@@ -161,29 +194,98 @@ def _identity(config: dict) -> dict:
 
 
 def read_config(run: Path) -> dict:
+    """``config.json`` as a dict; a CnnlibError if it is missing, not JSON or not an object."""
     path = Path(run) / CONFIG
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as err:
+        config = json.loads(path.read_bytes().decode())
+    except (OSError, ValueError) as err:  # UnicodeDecodeError is a ValueError
         raise CnnlibError(f"{run} is not a readable run folder ({path.name}: {err}).") from err
+    if not isinstance(config, dict):
+        raise CnnlibError(f"{run} is not a readable run folder ({path.name} holds a "
+                          f"{type(config).__name__}, not an object).")
+    return config
 
 
 def read_metrics(run: Path) -> list[dict]:
     """Every complete record of ``metrics.jsonl`` in order; a partial last line (a run killed
-    while writing it) or a missing file gives nothing for that line."""
+    while writing it), a line that is not UTF-8 JSON, or a missing file gives nothing for
+    that line. Whether the records make sense is :func:`check_run`'s question."""
     try:
-        lines = (Path(run) / METRICS).read_text().splitlines()
+        lines = (Path(run) / METRICS).read_bytes().splitlines()
     except FileNotFoundError:
         return []
     records = []
     for line in lines:
         try:
-            record = json.loads(line)
+            record = json.loads(line.decode())
         except ValueError:
             continue
         if isinstance(record, dict):
             records.append(record)
     return records
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_count(value: Any, least: int = 0) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+def _record_problem(record: dict, models: list[str]) -> str | None:
+    """What is wrong with one metrics record, as the dashboard reads it (None: nothing)."""
+    event = record.get("event")
+    if event is None:
+        missing = [k for k in METRIC_KEYS if k not in record]
+        if missing:
+            return f"a record lacks {', '.join(missing)}"
+        if record["model"] not in models:
+            return f"a record is for {str(record['model'])[:40]!r}, which the run does not train"
+        if not (_is_count(record["epoch"], 1) and _is_count(record["step"])
+                and _is_count(record["test_images"])
+                and all(_is_number(record[k]) for k in ("train_loss", "train_error",
+                                                        "test_error", "images_per_s",
+                                                        "seconds"))):
+            return "a record has a value of the wrong type"
+        return None
+    if event not in (*END_EVENTS, "diverged"):
+        return f"an event {str(event)[:40]!r} that no run writes"
+    if event == "diverged" and (record.get("model") not in models
+                                or not isinstance(record.get("message", ""), str)):
+        return "a diverged event without its model"
+    if not _is_count(record.get("epoch", 0)) or not _is_number(record.get("seconds", 0)):
+        return "an event with a value of the wrong type"
+    return None
+
+
+def check_run(run: Path) -> str | None:
+    """Why the dashboard cannot show ``run`` (one sentence), or None when it can.
+
+    A run folder may come from anywhere (copied from another machine, edited by hand, cut
+    short by a full disk), so a page asks this before drawing one and lists the folder as
+    unreadable instead of failing: config.json must be a JSON object naming a list of
+    models and at least one epoch, and every record of metrics.jsonl must have the keys
+    and types its writer gives it (see the module docstring)."""
+    try:
+        config = read_config(run)
+    except CnnlibError as err:
+        return str(err)
+    models, epochs = config.get("models"), config.get("epochs")
+    if not (isinstance(models, list) and models and all(isinstance(m, str) for m in models)):
+        return f"{Path(run).name}: config.json does not name the models it trains."
+    if not _is_count(epochs, 1):
+        return f"{Path(run).name}: config.json gives {str(epochs)[:20]!r} epochs, not a whole " \
+               "number of at least 1."
+    try:
+        records = read_metrics(run)
+    except OSError as err:
+        return f"{Path(run).name}: {METRICS} cannot be read ({err})."
+    for number, record in enumerate(records, 1):
+        problem = _record_problem(record, models)
+        if problem:
+            return f"{Path(run).name}: {METRICS} record {number}: {problem}."
+    return None
 
 
 def append_metric(run: Path, record: dict) -> None:
@@ -240,8 +342,50 @@ def state_path(run: Path, model: str) -> Path:
 
 
 def filter_snapshots(run: Path, model: str) -> list[Path]:
-    """The model's filter pictures in epoch order (``epoch_000.png`` is the initialisation)."""
-    return sorted((Path(run) / "filters" / model).glob("epoch_*.png"))
+    """The model's filter pictures in epoch order (``epoch_000.png`` is the initialisation);
+    a file that is not a PNG of sensible size (see :func:`_is_filter_picture`) is left out, so
+    a damaged or planted picture never reaches a page."""
+    return [p for p in sorted((Path(run) / "filters" / model).glob("epoch_*.png"))
+            if _is_filter_picture(p)]
+
+
+#: A filter picture's largest side and file size. A CIFAR net's 16 filters of 3x3 at 8x zoom
+#: are 136 pixels a side, so this leaves room, and it stays under the width up to which
+#: Streamlit sends a picture as it is (1,460): a wider one it decodes to shrink, and a
+#: damaged body would then raise inside the page.
+MAX_FILTER_SIDE = 1024
+MAX_FILTER_BYTES = 8 * 2**20
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _is_filter_picture(path: Path) -> bool:
+    """Whether ``path`` is a regular file that is a well-formed PNG (signature, an IHDR of at
+    most :data:`MAX_FILTER_SIDE` a side first, every chunk's CRC right, an IEND last) of at
+    most :data:`MAX_FILTER_BYTES`: a page hands the picture to Streamlit, whose PIL would
+    raise on a broken one. Checked without decoding, so reading runs needs no PIL."""
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_FILTER_BYTES:
+            return False
+        data = path.read_bytes()
+    except OSError:
+        return False
+    if not data.startswith(_PNG_SIGNATURE) or data[12:16] != b"IHDR" or len(data) < 24:
+        return False
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if not (0 < width <= MAX_FILTER_SIDE and 0 < height <= MAX_FILTER_SIDE):
+        return False
+    at = len(_PNG_SIGNATURE)
+    while at + 12 <= len(data):
+        length = int.from_bytes(data[at:at + 4], "big")
+        kind, body = data[at + 4:at + 8], data[at + 8:at + 8 + length]
+        crc = data[at + 8 + length:at + 12 + length]
+        if len(body) != length or len(crc) != 4 or \
+                zlib.crc32(kind + body) != int.from_bytes(crc, "big"):
+            return False
+        if kind == b"IEND":
+            return True
+        at += 12 + length
+    return False
 
 
 def save_filters(run: Path, model_name: str, model: nn.Module, epoch: int) -> Path:

@@ -201,8 +201,14 @@ _NEEDS_MAP = (Conv, Pool, LocalResponseNorm, GlobalAvgPool, Residual, Bottleneck
 
 
 def _show(token: str) -> str:
-    """A token quoted for a message, cut short so a pasted essay does not flood the line."""
-    return f"`{token}`" if len(token) <= 40 else f"`{token[:37]}...`"
+    """A token quoted for a message as a markdown code span, cut short so a pasted essay does
+    not flood the line. The fence is one backtick longer than any run of backticks in the
+    token (CommonMark's rule), so a typed backtick cannot close the span early and turn the
+    rest of the message into markup."""
+    token = token if len(token) <= 40 else f"{token[:37]}..."
+    fence = "`" * (max(map(len, re.findall("`+", token)), default=0) + 1)
+    pad = " " if token.startswith("`") or token.endswith("`") else ""
+    return f"{fence}{pad}{token}{pad}{fence}"
 
 
 def _error(token: str, position: int, problem: str) -> SpecError:
@@ -675,7 +681,15 @@ def _checked(text: str, input_size: Any, flops: bool = False
     layers = parse(text)
     size = _input_size(input_size)
     net = _assemble(text, layers, size, "meta")
-    return layers, size, net, _profile(net, size, flops)
+    result = _profile(net, size, flops)
+    for row in result.rows:  # padding can grow a map far past the input limit
+        side = max(row.out.shape[2:], default=0)
+        if side > MAX_SIDE:
+            layer = net.origins[top_module(row.name)]
+            raise _error(layer.token, layer.position, f"its output map is {side:,} pixels a "
+                         f"side, over the {MAX_SIDE} that a spec's maps may have "
+                         f"({_LIMIT_WHY}); padding grows a map by twice its amount")
+    return layers, size, net, result
 
 
 def build_from_spec(text: str, input_size: Any = DEFAULT_INPUT, device: str = "cpu") -> SpecNet:

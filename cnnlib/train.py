@@ -73,6 +73,9 @@ CHECK_EVERY = 50  # steps between reads of the losses (one host-device sync for 
 EVAL_BATCH = 1000  # test images per forward pass
 CIFAR_INPUT = (3, 32, 32)
 _SLOW_START_DEPTH = 110  # the paper's 0.01 start is for its 110-layer net
+# A mean training loss above this is divergence even while finite (1e19 was seen): random
+# weights on 10 classes start near ln 10 = 2.3, and a net still learning stays far below.
+DIVERGED_LOSS = 1e4
 Precision = Literal["auto", "bf16", "fp32"]
 
 
@@ -204,7 +207,8 @@ def train(models: Sequence[str], data: Dataset | str, *, epochs: int | None = No
     each record says how many it used (``test_images``). ``precision`` is ``"auto"``
     (:func:`default_precision`), ``"bf16"`` or ``"fp32"``. ``resume=True`` continues the run
     in ``out`` from its last completed epoch with the settings in its config.json (the models
-    must be the same); without a run there, it starts one.
+    must be the same, and ``epochs``, if given, the run's own); without a run there, it
+    starts one.
     """
     device = resolve_device(device)
     out = Path(out) if out is not None else None
@@ -213,6 +217,11 @@ def train(models: Sequence[str], data: Dataset | str, *, epochs: int | None = No
         if list(models) != previous["models"]:
             raise CnnlibError(f"{out} trains {', '.join(previous['models'])}, not "
                               f"{', '.join(models)}; resume it with the same models.")
+        if epochs is not None and epochs != previous["epochs"]:
+            raise CnnlibError(f"{out} was started for {previous['epochs']} epochs, and "
+                              f"--resume continues it as it was started; leave out --epochs "
+                              f"(not {epochs}), since more epochs would change its learning-"
+                              "rate schedule midway. Start a new run for a longer one.")
         chosen = Recipe.from_config(previous["recipe"])
         epochs, seed, limit_train = previous["epochs"], previous["seed"], previous["limit_train"]
         test_subset = previous.get("test_subset")
@@ -250,6 +259,8 @@ def train(models: Sequence[str], data: Dataset | str, *, epochs: int | None = No
         **machine(), "torch": torch.__version__, "compile": compile, "note": note,
     }
     run = runs.new_run(out, config, resume=resume)
+    if isinstance(stop, SignalStop):
+        stop.started = True  # from here a signal stops cleanly, with a "stopped" record
     race = _Lockstep(run, list(models), dataset, chosen, epochs, device, seed, compile, stop,
                      on_record, on_progress, precision == "bf16", test_subset)
     if not resume:
@@ -315,7 +326,7 @@ class _Trainee:
     train_error: float = math.nan
     test_error: float | None = None
     best_error: float = math.inf
-    diverged: str | None = None  # the message, once its loss was not finite
+    diverged: str | None = None  # the message, once its loss was not finite or exploded
 
 
 @dataclass
@@ -418,6 +429,9 @@ class _Lockstep:
     # ---------------------------------------------------------------- the race
 
     def race(self, eval_every_epoch: bool) -> Path:
+        if self._stopping():  # asked to stop before the first step: nothing to train or save
+            self._stop(self.epoch, mid_epoch=False)
+            return self.run
         for epoch in range(self.epoch + 1, self.epochs + 1):
             active = [t for t in self.trainees if t.diverged is None]
             if not active:
@@ -483,19 +497,23 @@ class _Lockstep:
             return active
         sums = torch.stack([torch.stack((t.loss_sum, t.wrong.to(t.loss_sum.dtype)))
                             for t in active]).tolist()
-        still = []
+        still, lost = [], []
         for t, (loss_sum, wrong) in zip(active, sums, strict=True):
-            if math.isfinite(loss_sum):
+            if math.isfinite(loss_sum) and loss_sum / done <= DIVERGED_LOSS:
                 t.train_loss = loss_sum / done
                 t.train_error = wrong / (done * self.recipe.batch_size)
                 still.append(t)
-                continue
+            else:
+                lost.append((t, loss_sum / done))
+        for t, loss in lost:
             lr = t.scheduler.get_last_lr()[0]
-            value = "NaN" if math.isnan(loss_sum) else "infinite"
+            value = ("NaN" if math.isnan(loss) else "infinite" if math.isinf(loss) else
+                     f"{loss:.3g} on average, beyond any loss a learning net has")
+            others = ("the other models went on" if still else
+                      "no model is left training" if len(self.trainees) > 1 else "the run ends")
             t.diverged = (f"{t.name}'s training loss became {value} between steps "
                           f"{self.checked_step + 1} and {self.step} (epoch {epoch}, learning "
-                          f"rate {lr:.3g}); it stopped training there, and the other models "
-                          "went on.")
+                          f"rate {lr:.3g}); it stopped training there, and {others}.")
             self._record({"model": t.name, "event": "diverged", "step": self.step,
                           "epoch": epoch, "message": t.diverged})
         self.checked_step = self.step
@@ -649,21 +667,26 @@ class ProgressPrinter:
 
 
 class SignalStop(threading.Event):
-    """A stop Event set by a signal; ``signum`` says which (None while none came)."""
+    """A stop Event set by a signal; ``signum`` says which (None while none came).
+    ``started`` is set by :func:`train` once the run folder exists: before that there is
+    nothing to save, so a signal (during the data's download or decoding, which check no
+    event) ends the process at once."""
 
     signum: int | None = None
+    started: bool = False
 
 
 @contextlib.contextmanager
 def stop_on_signals(stream: TextIO = sys.stderr) -> Iterator[SignalStop]:
     """A stop Event that the first Ctrl-C (SIGINT) or SIGTERM sets, so that a run ends
     cleanly: final checkpoints and a "stopped" record (the dashboard's job queue stops runs
-    with SIGTERM). A second signal ends the process at once, as it would have without this.
+    with SIGTERM). A second signal, or one before the run has started (see
+    :class:`SignalStop`), ends the process at once, as it would have without this.
     Main thread only."""
     stop = SignalStop()
 
     def handle(signum: int, _frame: Any) -> None:
-        if stop.is_set():
+        if stop.is_set() or not stop.started:
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return

@@ -278,6 +278,25 @@ class OcclusionMap:
     stride: int
 
 
+#: Most positions one occlusion map may take, a forward pass each: 16x16, about 10 s for
+#: ResNet-50 on a CPU core pair. ``window=2, stride=1`` on 224x224 would be 49,729 passes,
+#: a quarter of an hour of the server's CPU from one shared link.
+MAX_OCCLUSION_POSITIONS = 256
+
+
+def occlusion_positions(h: int, w: int, window: int, stride: int) -> int:
+    """How many places an occlusion map puts its square (one forward pass each)."""
+    return ((h - window) // stride + 1) * ((w - window) // stride + 1)
+
+
+def occlusion_stride(h: int, w: int, window: int, stride: int) -> int:
+    """``stride``, or the smallest larger one that keeps the map within
+    :data:`MAX_OCCLUSION_POSITIONS`: what a page runs when asked for too fine a map."""
+    while occlusion_positions(h, w, window, stride) > MAX_OCCLUSION_POSITIONS:
+        stride += 1
+    return stride
+
+
 def occlusion(model: nn.Module, x: Tensor, target: int | None = None, window: int = 32,
               stride: int = 16, batch_size: int = 4,
               progress: Callable[[int, int], None] | None = None) -> OcclusionMap:
@@ -290,6 +309,14 @@ def occlusion(model: nn.Module, x: Tensor, target: int | None = None, window: in
     _, _, h, w = x.shape
     if window > min(h, w):
         raise CnnlibError(f"The occluding square ({window}) is larger than the image ({h}x{w}).")
+    if stride < 1:
+        raise CnnlibError(f"The occluding square's step must be at least 1 pixel, not {stride}.")
+    positions = occlusion_positions(h, w, window, stride)
+    if positions > MAX_OCCLUSION_POSITIONS:
+        raise CnnlibError(f"A {window}-pixel square in steps of {stride} on {h}x{w} is "
+                          f"{positions:,} positions, a forward pass each; the limit is "
+                          f"{MAX_OCCLUSION_POSITIONS} (a step of "
+                          f"{occlusion_stride(h, w, window, stride)} fits).")
     rows = (h - window) // stride + 1
     cols = (w - window) // stride + 1
     with torch.no_grad(), running(model):

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from cnnlib import weights
+from cnnlib import paths, weights
 from cnnlib.models import registry
 
 ENTRY = str(Path(__file__).parent.parent / "streamlit_app.py")
@@ -128,7 +128,9 @@ def test_checkpoint_weights_from_a_run(tmp_path: Path, monkeypatch: pytest.Monke
     assert set(at.dataframe[0].value["class"]) <= set(classes)
 
 
-def test_top9_from_a_folder_with_a_bad_file(tmp_path: Path) -> None:
+def test_top9_from_a_folder_with_a_bad_file(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(paths.ALLOW_ENV, str(tmp_path))  # the operator allows this folder
     for i in range(4):
         Image.new("RGB", (48, 48), (60 * i, 100, 30)).save(tmp_path / f"img{i}.png")
     (tmp_path / "broken.jpg").write_bytes(b"not a jpeg")

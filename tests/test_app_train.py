@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from cnnlib import jobs, runs
+from cnnlib import jobs, paths, runs
 
 ENTRY = str(Path(__file__).parent.parent / "streamlit_app.py")
 
@@ -46,6 +46,7 @@ def test_start_watch_and_stop_a_run(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("CNNLIB_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("CNNLIB_RECORDED_RUNS", str(tmp_path / "recorded"))
     monkeypatch.setenv("CNNLIB_TRAIN_DATA", str(tiny_dataset(tmp_path / "data")))
+    monkeypatch.setenv(paths.ALLOW_ENV, str(tmp_path / "data"))
     at = train_page()
     assert not at.exception
     assert any("No runs yet" in i.value for i in at.info)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import signal
 import struct
 import time
 import urllib.error
@@ -121,6 +122,30 @@ def test_cifar_batch_files_read_as_torchvision_reads_them(
         assert y.tolist() == tv.targets
         assert ours.classes == tv.classes
     assert len(ours.train_y) == 30 and len(ours.test_y) == 6
+
+
+class _Exploit:
+    """A pickle payload that runs a shell command when unpickled (what a hostile upload of a
+    "CIFAR batch" would carry)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple:
+        return os.system, (f"touch {self.marker}",)
+
+
+@pytest.mark.parametrize("where", ["data_batch_1", "batches.meta"])
+def test_a_crafted_cifar_batch_cannot_run_code(tmp_path: Path, where: str) -> None:
+    folder = tmp_path / "cifar-10-batches-py"
+    write_cifar_batches(folder)
+    marker = tmp_path / "pwned"
+    with open(folder / where, "wb") as f:
+        pickle.dump({b"data": _Exploit(marker), b"labels": [0], b"label_names": [b"a"]}, f)
+    with pytest.raises(CnnlibError, match=rf"{where} is not a CIFAR-10 batch file \(it asks "
+                       r"for (posix|os)\.system.*refused, since unpickling it could run code"):
+        load_dataset(str(folder), root=tmp_path / "root")
+    assert not marker.exists()
 
 
 def test_cifar10_offline_is_one_clear_sentence(tmp_path: Path,
@@ -252,3 +277,28 @@ def test_train_limit_keeps_the_test_split() -> None:
     assert ds.with_train_limit(None) is ds and ds.with_train_limit(1000) is ds
     with pytest.raises(CnnlibError, match="at least 1"):
         ds.with_train_limit(0)
+
+
+def test_fifos_huge_files_and_pixel_bombs_are_skipped_not_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A FIFO would block the reader forever and a 144-megapixel PNG (a few hundred KB)
+    would decode into 430 MB: both are skipped like corrupt files, the bomb by its header."""
+    write_folder(tmp_path / "d", per_class=6)
+    os.mkfifo(tmp_path / "d" / "cat" / "zz-fifo.png")
+    Image.new("1", (12_000, 12_000)).save(tmp_path / "d" / "dog" / "zz-bomb.png")
+    decoded = []
+    monkeypatch.setattr(data, "decode_image", lambda *a, **k: decoded.append(1) or
+                        torch.zeros(3, 40, 40, dtype=torch.uint8))
+    signal.signal(signal.SIGALRM, lambda *_: pytest.fail("the data loader hung on a FIFO"))
+    signal.alarm(60)
+    try:
+        ds = load_dataset(str(tmp_path / "d"), root=tmp_path / "root")
+    finally:
+        signal.alarm(0)
+    assert ds.skipped == 2
+    assert len(decoded) == 18  # the bomb never reached the decoder
+
+
+def test_an_empty_data_spec_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(CnnlibError, match="Name the training data"):
+        load_dataset("", root=tmp_path)

@@ -240,9 +240,38 @@ def test_a_run_whose_models_all_diverge_says_so(easy: Dataset, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(train.registry, "build", Watch(inject_nan(set(MODELS), 0)))
     run = run_easy(easy, tmp_path / "run", epochs=2)
-    assert [r.get("event") for r in runs.read_metrics(run)] == ["diverged", "diverged",
-                                                                "finished"]
+    records = runs.read_metrics(run)
+    assert [r.get("event") for r in records] == ["diverged", "diverged", "finished"]
     assert runs.run_status(run) == "diverged"
+    assert all("no model is left training" in r["message"] for r in records[:2])
+    assert not any("the other models went on" in r["message"] for r in records[:2])
+
+
+def explode(victims: set[str], after: int, scale: float = 1e19
+            ) -> Callable[[str, nn.Module], None]:
+    """A hook that scales the victims' logits (not their gradients, so the weights stay
+    finite) so far that the loss is huge but finite."""
+    def hook(name: str, model: nn.Module) -> None:
+        calls = [0]
+
+        def blow(m: nn.Module, args: tuple, out: torch.Tensor) -> torch.Tensor | None:
+            calls[0] += m.training
+            return (out + (scale - 1) * out.detach() if name in victims
+                    and calls[0] > after else None)
+
+        model.register_forward_hook(blow)
+    return hook
+
+
+def test_a_finite_but_exploded_loss_is_divergence(easy: Dataset, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(train.registry, "build", Watch(explode({"cifar_plain20"}, 14)))
+    run = run_easy(easy, tmp_path / "run", epochs=2)
+    diverged = [r for r in runs.read_metrics(run) if r.get("event") == "diverged"]
+    assert [r["model"] for r in diverged] == ["cifar_plain20"]
+    assert "on average, beyond any loss" in diverged[0]["message"]
+    assert "the other models went on" in diverged[0]["message"]
+    assert all(r["train_loss"] < train.DIVERGED_LOSS for r in epoch_records(run))
 
 
 def test_recipes_follow_their_schedules() -> None:
@@ -378,3 +407,79 @@ def test_precision_follows_the_hardware_and_a_test_subset_labels_its_records(
     assert config["cores"] == os.cpu_count() and config["cpu"]
     counts = [r["test_images"] for r in runs.read_metrics(run) if "test_images" in r]
     assert counts == [5] * len(MODELS) + [len(easy.test_y)] * len(MODELS)  # all at the end
+
+
+def test_a_stop_before_the_first_step_trains_nothing(easy: Dataset, tmp_path: Path) -> None:
+    stop = threading.Event()
+    stop.set()
+    run = run_easy(easy, tmp_path / "run", stop=stop)
+    assert runs.read_metrics(run) == [{"event": "stopped", "epoch": 0, "step": 0,
+                                       "seconds": runs.read_metrics(run)[0]["seconds"]}]
+    assert not runs.checkpoint_path(run, MODELS[0], "final").exists()
+
+
+SLOW_LOAD = """
+import sys, time
+from cnnlib import __main__ as cli, train
+def slow(*args, **kwargs):  # a data set that takes a minute to decode
+    print("loading", flush=True)
+    time.sleep(60)
+train.load_dataset = slow
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_sigterm_while_the_data_loads_ends_the_command_at_once(tmp_path: Path) -> None:
+    """Stop on the page while a big folder decodes: nothing is written yet, so the command
+    ends at once instead of after the decode (and the first step)."""
+    process = subprocess.Popen([sys.executable, "-c", SLOW_LOAD, "train", "--models",
+                                "cifar_resnet20", "--data", "x", "--device", "cpu", "--out",
+                                str(tmp_path / "run")], cwd=REPO, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().strip() == "loading"
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=20)
+        assert time.monotonic() - started < 10
+    finally:
+        process.kill()
+    assert process.returncode == -signal.SIGTERM
+    assert not (tmp_path / "run").exists()
+
+
+HOLD_LOCK = """
+import sys, time
+from cnnlib import runs
+run = runs.new_run(sys.argv[1], {"models": ["cifar_resnet20"], "epochs": 3})
+runs.append_metric(run, {"model": "cifar_resnet20", "epoch": 1})
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_run_folder_another_process_writes_is_neither_wiped_nor_resumed(
+        tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(run)], cwd=REPO,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        for resume in (False, True):  # the same command again, or --resume, while it lives
+            with pytest.raises(CnnlibError, match=rf"is being written by another training "
+                               rf"process \(pid {holder.pid}\)"):
+                runs.new_run(run, runs.read_config(run), resume=resume)
+        assert runs.read_metrics(run) == [{"model": "cifar_resnet20", "epoch": 1}]
+    finally:
+        holder.kill()
+        holder.wait()
+    assert runs.new_run(run, runs.read_config(run)) == run  # its writer gone, the folder frees
+    assert runs.read_metrics(run) == []
+
+
+def test_resume_with_other_epochs_is_refused(easy: Dataset, tmp_path: Path) -> None:
+    run = run_easy(easy, tmp_path / "run", epochs=1)
+    with pytest.raises(CnnlibError, match=r"was started for 1 epochs, and --resume continues "
+                       r"it as it was started; leave out --epochs \(not 2\)"):
+        run_easy(easy, run, epochs=2, resume=True)
+    assert train.train(MODELS, easy, out=run, resume=True, device="cpu") == run

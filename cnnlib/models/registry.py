@@ -206,4 +206,43 @@ def build(name: str, **options: Any) -> nn.Module:
     if unknown:
         valid = ", ".join(p for p in params) or "none"
         raise ModelOptionError(f"{name} has no option {', '.join(unknown)}; its options: {valid}.")
+    for key, value in options.items():
+        _check_option(name, key, value, params[key].annotation)
     return fn(**options)
+
+
+#: The largest count an option may give (classes, groups, filters): far above any real net,
+#: low enough that a typo cannot ask the meta build for an absurd layer.
+MAX_OPTION_COUNT = 100_000
+
+
+def _check_option(name: str, key: str, value: Any, annotation: Any) -> None:
+    """Refuse, with one sentence, a value whose type or range the builder's signature rules
+    out, before torch sees it and fails with a traceback (a negative dimension, a string
+    for a size). The annotations are strings (``from __future__ import annotations``):
+    ``int`` is a count (1 to :data:`MAX_OPTION_COUNT`), ``float`` a dropout probability,
+    ``tuple[int, ...]`` filter counts, ``bool`` and ``str`` as they say; a ``str`` value
+    is checked by its builder."""
+    kind = str(annotation)
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+
+    def count(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_OPTION_COUNT
+
+    if kind == "int":
+        ok, want = count(value), f"a whole number from 1 to {MAX_OPTION_COUNT:,}"
+    elif kind == "float":
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1
+        want = "a probability from 0 to 1"
+    elif kind == "bool":
+        ok, want = isinstance(value, bool), "True or False"
+    elif kind == "str":
+        ok, want = isinstance(value, str), "a word"
+    elif kind.startswith("tuple[int"):
+        size = kind.count("int")
+        ok = isinstance(value, (tuple, list)) and len(value) == size and all(map(count, value))
+        want = f"{size} whole numbers from 1 to {MAX_OPTION_COUNT:,}, e.g. (384, 384, 256)"
+    else:
+        return
+    if not ok:
+        raise ModelOptionError(f"{name}'s option {key} must be {want}, not {shown}.")
