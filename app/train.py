@@ -11,6 +11,7 @@ beneath it.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
@@ -114,16 +115,24 @@ def job_controls(run: Path) -> bool:
     return going
 
 
-def draw(run: Path, until: int | None = None, reference: Path | None = None) -> None:
-    """The curves of ``run`` (up to epoch ``until``), the lesson in sentences, the filters."""
+def draw(run: Path, until: int | None = None, reference: Path | None = None,
+         below: Callable[[], int] | None = None) -> None:
+    """The curves of ``run`` (up to epoch ``until``), then under the chart ``below`` (the
+    replay's slider, which returns the epoch), the lesson in sentences and the filters: the
+    figure first, so it is on a projector's first screen."""
     config = runs.read_config(run)
     data = runs.curves(run)
+    chart = st.container()
+    if below is not None:
+        until = below()
     shown = data if until is None else data[data["epoch"] <= until]
+    ref = runs.curves(reference) if reference is not None else None
+    with chart:
+        show(charts.figure(data, epochs=int(config.get("epochs", 1)), until=until,
+                           reference=ref,
+                           reference_name=f"recorded ({reference.name})" if reference else ""))
     for sentence in runs.lesson(shown):
         st.markdown(sentence)
-    ref = runs.curves(reference) if reference is not None else None
-    show(charts.figure(data, epochs=int(config.get("epochs", 1)), until=until, reference=ref,
-                       reference_name=f"recorded ({reference.name})" if reference else ""))
     subset = config.get("test_subset")
     st.caption("Solid: training error, the running mean over each epoch's augmented batches "
                "(the weights change during the epoch). Dashed: test error after the epoch"
@@ -132,12 +141,12 @@ def draw(run: Path, until: int | None = None, reference: Path | None = None) -> 
                + (" Faded: the recorded run of the same models." if reference else ""))
     models = config["models"]
     for col, model in zip(st.columns(len(models)), models, strict=True):
-        shots = runs.filter_snapshots(run, model)
-        if until is not None:
-            shots = shots[:until + 1]
+        shots = [(runs.snapshot_epoch(path), path) for path in runs.filter_snapshots(run, model)]
+        shots = [(epoch, path) for epoch, path in shots if until is None or epoch <= until]
         if shots:
-            col.image(str(shots[-1]), caption=f"{charts.label(model)}: first-layer filters "
-                                              f"after epoch {len(shots) - 1}")
+            epoch, path = shots[-1]
+            col.image(str(path), caption=f"{charts.label(model)}: first-layer filters after "
+                                         f"epoch {epoch}")
 
 
 def status(run: Path) -> None:
@@ -178,8 +187,8 @@ def replay(run: Path, epochs: int, playing: bool) -> None:
         st.session_state["epoch"] = min(epochs, st.session_state.get("epoch", 0) + 1)
         if st.session_state["epoch"] >= epochs:
             st.session_state["playing"] = False
-    until = query_int("Epoch", "epoch", default=epochs, min_value=1, max_value=epochs)
-    draw(run, until=until)
+    draw(run, below=lambda: query_int("Epoch", "epoch", default=epochs, min_value=1,
+                                      max_value=epochs))
     if playing and not st.session_state["playing"]:
         st.rerun()  # the end: stop the timer
 

@@ -341,11 +341,16 @@ def state_path(run: Path, model: str) -> Path:
     return Path(run) / "state" / f"{model}.pt"
 
 
+def snapshot_epoch(path: Path) -> int:
+    """The epoch a filter picture shows, from its name (``epoch_007.png`` -> 7)."""
+    return int(Path(path).stem.removeprefix("epoch_"))
+
+
 def filter_snapshots(run: Path, model: str) -> list[Path]:
     """The model's filter pictures in epoch order (``epoch_000.png`` is the initialisation);
     a file that is not a PNG of sensible size (see :func:`_is_filter_picture`) is left out, so
     a damaged or planted picture never reaches a page."""
-    return [p for p in sorted((Path(run) / "filters" / model).glob("epoch_*.png"))
+    return [p for p in sorted((Path(run) / "filters" / model).glob("epoch_[0-9][0-9][0-9].png"))
             if _is_filter_picture(p)]
 
 
