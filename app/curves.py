@@ -42,7 +42,7 @@ def figure(curves: pd.DataFrame, *, epochs: int, until: int | None = None,
             for column, dash in (("train_error", "solid"), ("test_error", "dash")):
                 fig.add_trace(go.Scatter(
                     x=rows["epoch"], y=rows[column] * 100, mode="lines",
-                    name=f"{label(model)} {_kind(column)}, {reference_name}",
+                    name=f"{runs.short_name(model)} {_kind(column)}, {reference_name}",
                     legendgroup="reference", opacity=REFERENCE_OPACITY,
                     line={"color": colour(model), "dash": dash, "width": 2},
                     hovertemplate=f"{reference_name}: %{{y:.1f}}%<extra></extra>"))
@@ -51,10 +51,10 @@ def figure(curves: pd.DataFrame, *, epochs: int, until: int | None = None,
         for column, dash in (("train_error", "solid"), ("test_error", "dash")):
             fig.add_trace(go.Scatter(
                 x=rows["epoch"], y=rows[column] * 100, mode="lines+markers",
-                name=f"{label(model)} {_kind(column)}",
+                name=f"{runs.short_name(model)} {_kind(column)}",
                 line={"color": colour(model), "dash": dash, "width": 4},
                 marker={"size": 7},
-                hovertemplate=f"{label(model)} {_kind(column)}, epoch %{{x}}: "
+                hovertemplate=f"{runs.short_name(model)} {_kind(column)}, epoch %{{x}}: "
                               "%{y:.1f}%<extra></extra>"))
     top = max(100 * curves[["train_error", "test_error"]].max().max(), 10.0) \
         if not curves.empty else 100.0  # the whole run's, so a replay's axes stay still
@@ -64,11 +64,6 @@ def figure(curves: pd.DataFrame, *, epochs: int, until: int | None = None,
     fig.update_yaxes(title="error (%)", range=[0, min(100, 1.05 * top)])
     fig.update_layout(height=480, hovermode="closest", legend={"orientation": "h", "y": -0.18})
     return fig
-
-
-def label(model: str) -> str:
-    family, depth = runs.family_and_depth(model)
-    return f"{'plain' if family == 'plain' else 'ResNet'}-{depth}"
 
 
 def _kind(column: str) -> str:

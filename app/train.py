@@ -61,7 +61,7 @@ def start_form(expanded: bool) -> None:
                                        help="The learning rate scales with it (0.1 per 128).")
             else:
                 chosen = PRESETS[choice]
-                a.markdown(f"**{', '.join(charts.label(m) for m in chosen.models)}**")
+                a.markdown(f"**{', '.join(runs.short_name(m) for m in chosen.models)}**")
                 b.markdown(f"{chosen.epochs} epochs of "
                            f"{chosen.limit_train or 50_000:,} training images")
                 c.markdown(f"{chosen.recipe} recipe, batch "
@@ -145,7 +145,7 @@ def draw(run: Path, until: int | None = None, reference: Path | None = None,
         shots = [(epoch, path) for epoch, path in shots if until is None or epoch <= until]
         if shots:
             epoch, path = shots[-1]
-            col.image(str(path), caption=f"{charts.label(model)}: first-layer filters after "
+            col.image(str(path), caption=f"{runs.short_name(model)}: first-layer filters after "
                                          f"epoch {epoch}")
 
 

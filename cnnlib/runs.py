@@ -472,7 +472,7 @@ def lesson(curves: pd.DataFrame) -> list[str]:
         at = both.max()
         gap = (b[at] - a[at]) * 100
         above = int((b[both] > a[both]).sum())
-        deep, shallow = _short(high), _short(low)
+        deep, shallow = short_name(high), short_name(low)
         head = (f"After epoch {at}, {deep} has {b[at]:.1%} training error and {shallow} "
                 f"{a[at]:.1%}: ")
         if abs(gap) < 1:
@@ -490,7 +490,9 @@ def lesson(curves: pd.DataFrame) -> list[str]:
     return sentences
 
 
-def _short(model: str) -> str:
+def short_name(model: str) -> str:
+    """The papers' name of a CIFAR net: cifar_plain56 -> "plain-56", cifar_resnet20 ->
+    "ResNet-20" (for sentences, legends and captions)."""
     family, depth = family_and_depth(model)
     return f"{'plain' if family == 'plain' else 'ResNet'}-{depth}"
 
