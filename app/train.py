@@ -22,7 +22,7 @@ from app.style import show
 from app.widgets import query_int, query_select
 from cnnlib import jobs, paths, runs
 from cnnlib.errors import CnnlibError
-from cnnlib.train import PRESETS
+from cnnlib.train import PRESETS, TrainSettings
 
 SPEEDS = {"slow": 1.0, "normal": 0.5, "fast": 0.2}  # seconds per epoch of a replay
 DEPTHS = charts.DEPTHS
@@ -60,7 +60,7 @@ def start_form(expanded: bool) -> None:
                                        0 if cuda else 128, step=64, key="batch",
                                        help="The learning rate scales with it (0.1 per 128).")
             else:
-                chosen = PRESETS[choice]
+                chosen = PRESETS[choice].settings
                 a.markdown(f"**{', '.join(runs.short_name(m) for m in chosen.models)}**")
                 b.markdown(f"{chosen.epochs} epochs of "
                            f"{chosen.limit_train or 50_000:,} training images")
@@ -86,9 +86,9 @@ def start_form(expanded: bool) -> None:
         if not models:
             st.error("Choose at least one depth and plain and/or residual nets.")
             return
-        argv = jobs.training_argv(models=models, data=data, epochs=int(epochs), recipe=recipe,
-                                  device=device, out=run, batch_size=int(batch) or None,
-                                  limit_train=int(limit) or None)
+        settings = TrainSettings(models=tuple(models), epochs=int(epochs), recipe=recipe,
+                                 batch_size=int(batch) or None, limit_train=int(limit) or None)
+        argv = jobs.training_argv(settings=settings, data=data, device=device, out=run)
     else:
         argv = jobs.training_argv(preset=choice, data=data, device=device, out=run)
     jobs.queue().submit(run, argv, device)

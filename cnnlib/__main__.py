@@ -72,24 +72,24 @@ def _cmd_summary(args: argparse.Namespace) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
+    from dataclasses import replace
+
     from cnnlib import train
 
-    settings = {"epochs": args.epochs, "batch_size": args.batch_size, "recipe": args.recipe,
-                "limit_train": args.limit_train, "test_subset": args.test_subset}
-    models = args.models.split(",") if args.models else None
-    if args.preset:  # the preset's settings, where the command line names none of its own
-        chosen = train.preset(args.preset)
-        settings = {k: v if v is not None else chosen.settings()[k] for k, v in settings.items()}
-        models = models or list(chosen.models)
-    settings["recipe"] = settings["recipe"] or "quick"
-    if not models:
+    flags = {"models": tuple(args.models.split(",")) if args.models else None,
+             "epochs": args.epochs, "batch_size": args.batch_size, "recipe": args.recipe,
+             "limit_train": args.limit_train, "test_subset": args.test_subset}
+    # a preset's settings, where the command line names none of its own
+    asked = train.preset(args.preset) if args.preset else train.TrainSettings()
+    settings = replace(asked, **{k: v for k, v in flags.items() if v is not None},
+                       precision=args.precision, compile=args.compile,
+                       note=args.note or (f"--preset {args.preset}" if args.preset else ""))
+    if not settings.models:
         raise CnnlibError("Name the models to train (--models cifar_plain20,...) or a "
                           f"--preset ({', '.join(train.PRESETS)}).")
     with train.stop_on_signals() as stop:
-        run = train.train(models, args.data, **settings, device=args.device, out=args.out,
-                          compile=args.compile, resume=args.resume, stop=stop,
-                          on_progress=train.ProgressPrinter(), precision=args.precision,
-                          note=args.note or (f"--preset {args.preset}" if args.preset else ""))
+        run = train.train(settings, args.data, device=args.device, out=args.out,
+                          resume=args.resume, stop=stop, on_progress=train.ProgressPrinter())
     print(run)
     if stop.signum is not None:  # stopped cleanly, but say which signal, as a shell would
         sys.exit(128 + stop.signum)

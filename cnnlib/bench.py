@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from torch.utils import data as torch_data
@@ -209,9 +210,10 @@ def our_images_per_s(models: Sequence[str], dataset: Any, device: Any, steps: in
     from cnnlib import runs, train
 
     with tempfile.TemporaryDirectory() as tmp:
-        run = train.train(list(models), dataset.with_train_limit(steps * batch), epochs=2,
-                          batch_size=batch, device=device, out=Path(tmp) / "run",
-                          test_subset=100, precision=precision)
+        settings = train.TrainSettings(models=tuple(models), epochs=2, batch_size=batch,
+                                       test_subset=100, precision=precision)
+        run = train.train(settings, dataset.with_train_limit(steps * batch), device=device,
+                          out=Path(tmp) / "run")
         return [r for r in runs.read_metrics(run) if "images_per_s" in r][-1]["images_per_s"]
 
 
@@ -292,8 +294,8 @@ def bench_lesson(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(args.out) if args.out else Path(tmp) / "run"
         start = time.perf_counter()
-        run = train.train(list(chosen.models), args.data, **chosen.settings(), device="cpu",
-                          out=out, on_progress=train.ProgressPrinter(), note=args.preset)
+        run = train.train(replace(chosen, note=args.preset), args.data, device="cpu",
+                          out=out, on_progress=train.ProgressPrinter())
         wall = time.perf_counter() - start
         curves = runs.curves(run)
         machine = train.machine()
@@ -349,15 +351,16 @@ def bench_gpu(args: argparse.Namespace) -> dict[str, Any]:
     start = time.perf_counter()
     dataset = load_dataset(args.data, limit_train=args.limit_train, device=device)
     figures["data"] = f"{dataset.source}: {len(dataset.train_y):,} training images"
-    race = train.train(list(train.FIG6), dataset, epochs=args.epochs, device=device,
-                       out=out / "fig6-gpu", resume=True, on_progress=train.ProgressPrinter())
+    race = train.train(train.TrainSettings(models=train.FIG6, epochs=args.epochs), dataset,
+                       device=device, out=out / "fig6-gpu", resume=True,
+                       on_progress=train.ProgressPrinter())
     last = runs.curves(race).groupby("model").last()
     figures["race_s"] = runs.read_metrics(race)[-1]["seconds"]
     figures["race_final"] = {m: {"train_error": row["train_error"],
                                  "test_error": row["test_error"]} for m, row in last.iterrows()}
     save()
-    solo = train.train(["cifar_resnet20"], dataset, epochs=args.epochs, device=device,
-                       out=out / "resnet20-gpu", resume=True)
+    solo = train.train(train.TrainSettings(models=("cifar_resnet20",), epochs=args.epochs),
+                       dataset, device=device, out=out / "resnet20-gpu", resume=True)
     records = [r for r in runs.read_metrics(solo) if "test_error" in r]
     reached = next((r["seconds"] for r in records if r["test_error"] <= PAPER_ERROR), None)
     figures["resnet20"] = {

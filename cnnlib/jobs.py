@@ -26,10 +26,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from cnnlib import runs
+from cnnlib.train import Recipe, TrainSettings
 
 JOBS_DIR = ".jobs"
 WATCH_EVERY_S = 1.0  # how often an adopted process (not our child) is checked for its end
@@ -59,20 +60,35 @@ class Job:
     pid: int | None = None  # a process this server did not start (adopted after a restart)
 
 
-def training_argv(*, data: str, device: str, out: Path, models: list[str] | None = None,
-                  epochs: int | None = None, recipe: str | None = None,
-                  batch_size: int | None = None, limit_train: int | None = None,
+# The command line's flag for each setting (cnnlib/__main__.py); seed and eval_every_epoch
+# have none, so a job cannot ask for other values of them.
+_FLAGS = {"models": "--models", "epochs": "--epochs", "recipe": "--recipe",
+          "batch_size": "--batch-size", "limit_train": "--limit-train",
+          "test_subset": "--test-subset", "precision": "--precision", "compile": "--compile",
+          "note": "--note"}
+
+
+def training_argv(*, data: str, device: str, out: Path, settings: TrainSettings | None = None,
                   preset: str | None = None) -> list[str]:
-    """The ``python -m cnnlib train`` command line for these settings (a ``preset`` fills in
-    whatever is left out)."""
+    """The ``python -m cnnlib train`` command line for ``settings`` (a ``preset`` fills in
+    whatever they leave at its default): a flag for each setting that is not its default."""
     argv = [sys.executable, "-m", "cnnlib", "train", "--data", data, "--device", device,
             "--out", str(out)]
-    flags = {"--preset": preset, "--models": ",".join(models) if models else None,
-             "--epochs": epochs, "--recipe": recipe, "--batch-size": batch_size,
-             "--limit-train": limit_train}
-    for flag, value in flags.items():
-        if value:
-            argv += [flag, str(value)]
+    if preset:
+        argv += ["--preset", preset]
+    default = TrainSettings()
+    chosen = {f.name: getattr(settings, f.name) for f in fields(TrainSettings)
+              if settings is not None and getattr(settings, f.name) != getattr(default, f.name)}
+    unsaid = [name for name, value in chosen.items()
+              if name not in _FLAGS or isinstance(value, Recipe)]
+    if unsaid:
+        raise ValueError(f"The command line cannot say {', '.join(unsaid)}.")
+    for name, flag in _FLAGS.items():
+        value = chosen.get(name)
+        if value is True:
+            argv.append(flag)
+        elif value is not None:
+            argv += [flag, ",".join(value) if isinstance(value, tuple) else str(value)]
     return argv
 
 

@@ -131,6 +131,65 @@ RECIPES = {
 FIG6 = ("cifar_plain20", "cifar_plain56", "cifar_resnet20", "cifar_resnet56")
 
 
+@dataclass(frozen=True, kw_only=True)
+class TrainSettings:
+    """Every setting of a run, in one place: what the command line's flags, a preset, the job
+    queue's command line and the Train page ask for, and what ``config.json`` records.
+
+    As asked for, ``None`` leaves a choice to the recipe: ``recipe=None`` is ``quick``,
+    ``batch_size`` and ``epochs`` the recipe's, and ``precision="auto"`` follows the
+    hardware. :meth:`resolved` makes every choice (the recipe a :class:`Recipe` at the batch
+    size, its learning rate scaled), and its :meth:`config` is the settings part of
+    ``config.json``, which :meth:`from_config` reads back, so a resumed run continues with
+    exactly the settings it recorded, like nanoGPT's one config saved with its checkpoint."""
+
+    models: tuple[str, ...] = ()
+    epochs: int | None = None  # None: the recipe's
+    batch_size: int | None = None  # None: the recipe's; another scales its learning rate
+    recipe: str | Recipe | None = None  # None: quick
+    seed: int = 0
+    limit_train: int | None = None  # None: every training image
+    eval_every_epoch: bool = True  # False: evaluate after the last epoch only
+    test_subset: int | None = None  # None: every test image after every epoch
+    precision: Precision = "auto"
+    compile: bool = False
+    note: str = ""  # free text for the run's reader
+
+    def resolved(self, device: torch.device) -> TrainSettings:
+        """These settings with every choice made for ``device``, checked (a one-sentence
+        CnnlibError for a bad one)."""
+        check_models(self.models)
+        recipe = _recipe(self.recipe or "quick", self.batch_size)
+        epochs = recipe.epochs if self.epochs is None else self.epochs
+        if epochs < 1:
+            raise CnnlibError(f"Train for at least 1 epoch, not {epochs}.")
+        if self.test_subset is not None and self.test_subset < 1:
+            raise CnnlibError(f"The test subset must hold at least 1 image, not "
+                              f"{self.test_subset}.")
+        precision = default_precision(device) if self.precision == "auto" else self.precision
+        if precision not in ("bf16", "fp32"):
+            raise CnnlibError(f"Unknown precision '{precision}'; use auto, bf16 or fp32.")
+        return replace(self, models=tuple(self.models), recipe=recipe,
+                       batch_size=recipe.batch_size, epochs=epochs, precision=precision)
+
+    def config(self) -> dict[str, Any]:
+        """The settings as ``config.json`` records them (of resolved settings)."""
+        return {**asdict(self), "models": list(self.models)}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> TrainSettings:
+        """The settings a run recorded in its ``config.json``. Runs from before a setting
+        existed lack its key and get what they ran with: float32 (no ``precision``), every
+        test image (no ``test_subset``), the defaults otherwise."""
+        return cls(models=tuple(config["models"]), recipe=Recipe.from_config(config["recipe"]),
+                   epochs=config["epochs"], seed=config.get("seed", 0),
+                   limit_train=config.get("limit_train"),
+                   eval_every_epoch=config.get("eval_every_epoch", True),
+                   test_subset=config.get("test_subset"),
+                   precision=config.get("precision", "fp32"),
+                   compile=config.get("compile", False), note=config.get("note", ""))
+
+
 @dataclass(frozen=True)
 class Preset:
     """A whole lesson's settings under one name, for the command line and the Train page.
@@ -142,32 +201,23 @@ class Preset:
 
     name: str
     label: str  # what the Train page offers
-    models: tuple[str, ...]
-    recipe: str
-    epochs: int
-    batch_size: int | None = None  # None: the recipe's
-    limit_train: int | None = None  # None: every training image
-    test_subset: int | None = None  # None: every test image after every epoch
-
-    def settings(self) -> dict[str, Any]:
-        """The keyword arguments of :func:`train` that the preset fixes."""
-        return {"epochs": self.epochs, "batch_size": self.batch_size, "recipe": self.recipe,
-                "limit_train": self.limit_train, "test_subset": self.test_subset}
+    settings: TrainSettings
 
 
 PRESETS = {
-    "cpu-lesson": Preset("cpu-lesson", "Fig. 6 in ten minutes (CPU)", FIG6, "quick", epochs=4,
-                         batch_size=128, limit_train=10_000, test_subset=2_000),
-    "gpu": Preset("gpu", "Fig. 6, 30 epochs on all 50,000 images (GPU)", FIG6, "quick",
-                  epochs=30),
+    "cpu-lesson": Preset("cpu-lesson", "Fig. 6 in ten minutes (CPU)", TrainSettings(
+        models=FIG6, recipe="quick", epochs=4, batch_size=128, limit_train=10_000,
+        test_subset=2_000)),
+    "gpu": Preset("gpu", "Fig. 6, 30 epochs on all 50,000 images (GPU)", TrainSettings(
+        models=FIG6, recipe="quick", epochs=30)),
 }
 
 
-def preset(name: str) -> Preset:
-    """The preset ``name``, or a sentence listing the ones there are."""
+def preset(name: str) -> TrainSettings:
+    """The settings of the preset ``name``, or a sentence listing the presets there are."""
     if name not in PRESETS:
         raise CnnlibError(f"Unknown preset '{name}'; choose {' or '.join(PRESETS)}.")
-    return PRESETS[name]
+    return PRESETS[name].settings
 
 
 def check_models(models: Sequence[str]) -> None:
@@ -185,89 +235,78 @@ def check_models(models: Sequence[str]) -> None:
                               "110.")
 
 
-def train(models: Sequence[str], data: Dataset | str, *, epochs: int | None = None,
-          batch_size: int | None = None, recipe: str | Recipe = "quick",
-          device: str | torch.device = "auto", out: Path | None = None,
-          limit_train: int | None = None, seed: int = 0, compile: bool = False,
-          resume: bool = False, stop: threading.Event | None = None,
-          on_record: Callable[[dict], None] | None = None,
-          on_progress: Callable[[dict], None] | None = None,
-          eval_every_epoch: bool = True, test_subset: int | None = None,
-          precision: Precision = "auto", note: str = "") -> Path:
-    """Train ``models`` in lockstep on ``data``; returns the run folder (see :mod:`cnnlib.runs`).
+def train(settings: TrainSettings, data: Dataset | str, *,
+          device: str | torch.device = "auto", out: Path | None = None, resume: bool = False,
+          stop: threading.Event | None = None, on_record: Callable[[dict], None] | None = None,
+          on_progress: Callable[[dict], None] | None = None) -> Path:
+    """Train ``settings.models`` in lockstep on ``data``; returns the run folder (see
+    :mod:`cnnlib.runs`).
 
     ``data`` is a :class:`~cnnlib.data.Dataset` or a spec for :func:`~cnnlib.data.load_dataset`.
-    ``epochs`` and ``batch_size`` default to the recipe's. ``device="auto"`` is CUDA when
-    available. ``stop`` is checked after every step: once set, the run saves final
-    checkpoints, writes a "stopped" record and returns. ``on_record`` sees each record as it
-    is written; ``on_progress`` gets a summary every :data:`CHECK_EVERY` steps and after each
-    epoch (see :func:`format_progress`). ``eval_every_epoch=False`` evaluates after the last
-    epoch only; ``test_subset=N`` evaluates the epochs before the last on a fixed random N of
-    the test images (a CPU lesson's evaluation then costs little) and the last on all of them;
-    each record says how many it used (``test_images``). ``precision`` is ``"auto"``
-    (:func:`default_precision`), ``"bf16"`` or ``"fp32"``. ``resume=True`` continues the run
-    in ``out`` from its last completed epoch with the settings in its config.json (the models
+    ``device="auto"`` is CUDA when available. The settings are :class:`TrainSettings`'s:
+    ``eval_every_epoch=False`` evaluates after the last epoch only; ``test_subset=N``
+    evaluates the epochs before the last on a fixed random N of the test images (a CPU
+    lesson's evaluation then costs little) and the last on all of them; each record says how
+    many it used (``test_images``). ``stop`` is checked after every step: once set, the run
+    saves final checkpoints, writes a "stopped" record and returns. ``on_record`` sees each
+    record as it is written; ``on_progress`` gets a summary every :data:`CHECK_EVERY` steps
+    and after each epoch (see :func:`format_progress`). ``resume=True`` continues the run in
+    ``out`` from its last completed epoch with the settings in its config.json (the models
     must be the same, and ``epochs``, if given, the run's own); without a run there, it
-    starts one.
+    starts one with ``settings``.
     """
     device = resolve_device(device)
     out = Path(out) if out is not None else None
     if resume and out is not None and (out / runs.CONFIG).is_file():
-        previous = runs.read_config(out)
-        if list(models) != previous["models"]:
-            raise CnnlibError(f"{out} trains {', '.join(previous['models'])}, not "
-                              f"{', '.join(models)}; resume it with the same models.")
-        if epochs is not None and epochs != previous["epochs"]:
-            raise CnnlibError(f"{out} was started for {previous['epochs']} epochs, and "
-                              f"--resume continues it as it was started; leave out --epochs "
-                              f"(not {epochs}), since more epochs would change its learning-"
-                              "rate schedule midway. Start a new run for a longer one.")
-        chosen = Recipe.from_config(previous["recipe"])
-        epochs, seed, limit_train = previous["epochs"], previous["seed"], previous["limit_train"]
-        test_subset = previous.get("test_subset")
-        precision = previous.get("precision", "fp32")
-    else:
-        chosen = _recipe(recipe, batch_size)
-        epochs = chosen.epochs if epochs is None else epochs
-    check_models(models)
-    if epochs < 1:
-        raise CnnlibError(f"Train for at least 1 epoch, not {epochs}.")
-    if test_subset is not None and test_subset < 1:
-        raise CnnlibError(f"The test subset must hold at least 1 image, not {test_subset}.")
-    precision = default_precision(device) if precision == "auto" else precision
-    if precision not in ("bf16", "fp32"):
-        raise CnnlibError(f"Unknown precision '{precision}'; use auto, bf16 or fp32.")
+        settings = _recorded(out, settings)
+    settings = settings.resolved(device)
+    recipe = settings.recipe
+    assert isinstance(recipe, Recipe) and settings.epochs is not None  # resolved() made sure
+    limit_train = settings.limit_train
     dataset = (load_dataset(data, limit_train=limit_train, device=device) if isinstance(data, str)
                else data.with_train_limit(limit_train).to(device))
     if dataset.warning:
         warnings.warn(dataset.warning, stacklevel=2)  # on stderr for the command line
-    steps_per_epoch = len(dataset.train_y) // chosen.batch_size
+    steps_per_epoch = len(dataset.train_y) // recipe.batch_size
     if steps_per_epoch == 0:
         raise CnnlibError(f"The training split has {len(dataset.train_y)} images, fewer than "
-                          f"one batch of {chosen.batch_size}; use a smaller --batch-size.")
+                          f"one batch of {recipe.batch_size}; use a smaller --batch-size.")
     config = {
-        "models": list(models), "data": data if isinstance(data, str) else dataset.source,
+        **settings.config(), "data": data if isinstance(data, str) else dataset.source,
         "dataset": {"source": dataset.source, "classes": dataset.classes,
                     "train_images": len(dataset.train_y), "test_images": len(dataset.test_y),
                     "mean": list(dataset.mean), "std": list(dataset.std),
                     "skipped": dataset.skipped},
-        "epochs": epochs, "batch_size": chosen.batch_size, "steps_per_epoch": steps_per_epoch,
-        "recipe": asdict(chosen), "seed": seed, "limit_train": limit_train,
-        "eval_every_epoch": eval_every_epoch, "test_subset": test_subset,
-        "precision": precision, "device": str(device),
+        "steps_per_epoch": steps_per_epoch, "device": str(device),
         "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
-        **machine(), "torch": torch.__version__, "compile": compile, "note": note,
+        **machine(), "torch": torch.__version__,
     }
     run = runs.new_run(out, config, resume=resume)
     if isinstance(stop, SignalStop):
         stop.started = True  # from here a signal stops cleanly, with a "stopped" record
-    race = _Lockstep(run, list(models), dataset, chosen, epochs, device, seed, compile, stop,
-                     on_record, on_progress, precision == "bf16", test_subset)
+    race = _Lockstep(run, list(settings.models), dataset, recipe, settings.epochs, device,
+                     settings.seed, settings.compile, stop, on_record, on_progress,
+                     settings.precision == "bf16", settings.test_subset)
     if not resume:
         race.start()
     elif not race.restore():
         return run
-    return race.race(eval_every_epoch)
+    return race.race(settings.eval_every_epoch)
+
+
+def _recorded(run: Path, asked: TrainSettings) -> TrainSettings:
+    """The settings ``run`` recorded, which a resume continues with, or a sentence if
+    ``asked`` names other models or (if it names any) other epochs."""
+    previous = runs.read_config(run)
+    if list(asked.models) != previous["models"]:
+        raise CnnlibError(f"{run} trains {', '.join(previous['models'])}, not "
+                          f"{', '.join(asked.models)}; resume it with the same models.")
+    if asked.epochs is not None and asked.epochs != previous["epochs"]:
+        raise CnnlibError(f"{run} was started for {previous['epochs']} epochs, and "
+                          f"--resume continues it as it was started; leave out --epochs "
+                          f"(not {asked.epochs}), since more epochs would change its learning-"
+                          "rate schedule midway. Start a new run for a longer one.")
+    return TrainSettings.from_config(previous)
 
 
 def default_precision(device: torch.device) -> Literal["bf16", "fp32"]:
@@ -292,12 +331,13 @@ def machine() -> dict[str, Any]:
 
 
 def _recipe(recipe: str | Recipe, batch_size: int | None) -> Recipe:
-    """The named recipe, at ``batch_size`` with its peak learning rate scaled linearly."""
+    """The named recipe, at ``batch_size`` with its peak learning rate scaled linearly (a
+    recipe already at that size, as a resumed run recorded it, is left exactly as it is)."""
     if isinstance(recipe, str):
         if recipe not in RECIPES:
             raise CnnlibError(f"Unknown recipe '{recipe}'; choose {' or '.join(RECIPES)}.")
         recipe = RECIPES[recipe]
-    if batch_size is None:
+    if batch_size is None or batch_size == recipe.batch_size:
         return recipe
     if batch_size < 1:
         raise CnnlibError(f"The batch size must be at least 1, not {batch_size}.")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from cnnlib import jobs
+from cnnlib.train import TrainSettings
 
 
 def wait_for(predicate, timeout: float = 60.0) -> None:
@@ -55,9 +56,10 @@ def test_a_queued_job_is_dropped_and_a_failure_reported(tmp_path: Path) -> None:
 
 
 def test_training_argv() -> None:
-    argv = jobs.training_argv(models=["cifar_plain20", "cifar_resnet20"], data="cifar10",
-                              epochs=3, recipe="quick", device="cpu", out=Path("runs/x"),
-                              limit_train=500)
+    settings = TrainSettings(models=("cifar_plain20", "cifar_resnet20"), epochs=3,
+                             recipe="quick", limit_train=500)
+    argv = jobs.training_argv(settings=settings, data="cifar10", device="cpu",
+                              out=Path("runs/x"))
     assert argv[1:] == ["-m", "cnnlib", "train", "--data", "cifar10", "--device", "cpu",
                         "--out", "runs/x", "--models", "cifar_plain20,cifar_resnet20",
                         "--epochs", "3", "--recipe", "quick", "--limit-train", "500"]

@@ -171,9 +171,9 @@ def test_the_presets_are_what_the_page_and_the_command_line_run(tmp_path: Path) 
 
 def test_the_command_line_expands_a_preset_and_its_flags_override_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(train.PRESETS, "tiny", train.Preset(
-        "tiny", "tiny", ("cifar_plain20", "cifar_resnet20"), "quick", epochs=2,
-        batch_size=8, limit_train=24, test_subset=5))
+    monkeypatch.setitem(train.PRESETS, "tiny", train.Preset("tiny", "tiny", train.TrainSettings(
+        models=("cifar_plain20", "cifar_resnet20"), recipe="quick", epochs=2, batch_size=8,
+        limit_train=24, test_subset=5)))
     data = colour_folder(tmp_path / "data", 12)
     assert cli.main(["train", "--preset", "tiny", "--data", str(data), "--epochs", "1",
                      "--device", "cpu", "--out", str(tmp_path / "run")]) == 0

@@ -56,9 +56,11 @@ def easy() -> Dataset:
 
 
 def run_easy(easy: Dataset, out: Path, **kwargs: object) -> Path:
-    options = {"epochs": EPOCHS, "batch_size": BATCH, "recipe": "paper", "device": "cpu",
-               **kwargs}
-    return train.train(MODELS, easy, out=out, **options)
+    calls = {"stop", "on_record", "on_progress", "resume"}  # not settings
+    options = {"epochs": EPOCHS, "batch_size": BATCH, "recipe": "paper",
+               **{k: v for k, v in kwargs.items() if k not in calls}}
+    return train.train(train.TrainSettings(models=tuple(MODELS), **options), easy, out=out,
+                       device="cpu", **{k: v for k, v in kwargs.items() if k in calls})
 
 
 class Watch:
@@ -293,20 +295,23 @@ def test_recipes_follow_their_schedules() -> None:
 
 def test_bad_requests_are_one_sentence(easy: Dataset, tmp_path: Path) -> None:
     with pytest.raises(CnnlibError, match="vgg16 takes 3x224x224 images"):
-        train.train(["vgg16"], easy, device="cpu")
+        train.train(train.TrainSettings(models=("vgg16",)), easy, device="cpu")
     with pytest.raises(CnnlibError, match="Unknown model"):
-        train.train(["cifar_resnet21"], easy, device="cpu")
+        train.train(train.TrainSettings(models=("cifar_resnet21",)), easy,
+                    device="cpu")
     with pytest.raises(CnnlibError, match="at least 1 epoch"):
-        train.train(MODELS, easy, epochs=0, device="cpu")
+        train.train(train.TrainSettings(models=tuple(MODELS), epochs=0), easy, device="cpu")
     with pytest.raises(CnnlibError, match="fewer than one batch of 512"):
-        train.train(MODELS, easy, epochs=1, limit_train=100, device="cpu")
+        train.train(train.TrainSettings(models=tuple(MODELS), epochs=1, limit_train=100), easy,
+                    device="cpu")
     with pytest.raises(CnnlibError, match="Unknown recipe"):
-        train.train(MODELS, easy, recipe="fast", device="cpu")
+        train.train(train.TrainSettings(models=tuple(MODELS), recipe="fast"), easy, device="cpu")
     run = runs.new_run(tmp_path / "r", {"models": MODELS, "epochs": 3})
     with pytest.raises(CnnlibError, match="holds a different run"):
         runs.new_run(run, {"models": MODELS, "epochs": 4})
     with pytest.raises(CnnlibError, match="trains cifar_plain20, cifar_resnet20, not"):
-        train.train(["cifar_resnet20"], easy, out=run, resume=True, device="cpu")
+        train.train(train.TrainSettings(models=("cifar_resnet20",)), easy, out=run, resume=True,
+                    device="cpu")
 
 
 def test_a_rerun_with_the_same_config_starts_afresh(tmp_path: Path) -> None:
@@ -482,4 +487,27 @@ def test_resume_with_other_epochs_is_refused(easy: Dataset, tmp_path: Path) -> N
     with pytest.raises(CnnlibError, match=r"was started for 1 epochs, and --resume continues "
                        r"it as it was started; leave out --epochs \(not 2\)"):
         run_easy(easy, run, epochs=2, resume=True)
-    assert train.train(MODELS, easy, out=run, resume=True, device="cpu") == run
+    assert train.train(train.TrainSettings(models=tuple(MODELS)), easy, out=run, resume=True,
+                       device="cpu") == run
+
+
+def test_a_run_recorded_in_the_old_format_resumes_with_its_settings(
+        easy: Dataset, tmp_path: Path) -> None:
+    """A config.json from before precision and test_subset existed (float32, every test image
+    then), killed after epoch 1: --resume finishes it with the settings it recorded."""
+    run = run_easy(easy, tmp_path / "run", epochs=2, precision="fp32")
+    config = runs.read_config(run)
+    for key in ("precision", "test_subset", "cpu", "cores", "threads"):
+        del config[key]
+    (run / runs.CONFIG).write_text(json.dumps(config))
+    runs.rewrite_metrics(run, [r for r in runs.read_metrics(run) if r.get("epoch") == 1
+                               and "event" not in r])
+    for model in MODELS:  # back to the end of epoch 1
+        state = torch.load(runs.state_path(run, model), weights_only=True)
+        state["epoch"], state["step"] = 1, 12
+        torch.save(state, runs.state_path(run, model))
+    asked = train.TrainSettings(models=tuple(MODELS), precision="bf16", test_subset=5)
+    assert train.train(asked, easy, out=run, resume=True, device="cpu") == run
+    assert train.TrainSettings.from_config(runs.read_config(run)).precision == "fp32"
+    counts = [r["test_images"] for r in runs.read_metrics(run) if "test_images" in r]
+    assert counts == [len(easy.test_y)] * 2 * len(MODELS) and runs.run_status(run) == "finished"
