@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One entry for a fresh machine: `./dev.sh app` starts the dashboard, `./dev.sh test` runs the
 # tests. Each first creates .venv (or updates it when a requirements file changed) and installs
-# into it (the test command also Debian's chromium, for the browser test), so nothing else
-# needs setting up.
+# into it (the test command also Debian's chromium and graphviz, for the browser and graph
+# tests), so nothing else needs setting up.
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
@@ -19,16 +19,23 @@ ensure_venv() {
   fi
 }
 
-# The browser test drives Debian's chromium; install it where apt can (root or sudo).
-ensure_chromium() {
-  command -v chromium >/dev/null || command -v chromium-browser >/dev/null && return
+# apt_install PACKAGE WHY: install a Debian package where apt can (root or sudo).
+apt_install() {
   local sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo -n"
   if command -v apt-get >/dev/null; then
-    echo "Installing chromium for the browser test..." >&2
-    $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium >/dev/null \
-      || echo "Could not install chromium; the browser test will skip." >&2
+    echo "Installing $1 for $2..." >&2
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq "$1" >/dev/null \
+      || echo "Could not install $1; $2 will skip or fail." >&2
   fi
+}
+
+# The browser test drives Debian's chromium; the graph tests check DOT with Graphviz's dot
+# and fail without it.
+ensure_system_tools() {
+  command -v chromium >/dev/null || command -v chromium-browser >/dev/null \
+    || apt_install chromium "the browser test"
+  command -v dot >/dev/null || apt_install graphviz "the graph tests"
 }
 
 case "${1:-}" in
@@ -39,7 +46,7 @@ case "${1:-}" in
     ;;
   test)
     ensure_venv requirements-dev.txt
-    ensure_chromium
+    ensure_system_tools
     shift
     .venv/bin/ruff check .
     exec .venv/bin/python -m pytest "$@"

@@ -58,9 +58,9 @@ from torch import Tensor
 from torchvision.io import ImageReadMode, decode_image
 
 from cnnlib.errors import CnnlibError, ImageError
+from cnnlib.files import write_atomic
 from cnnlib.images import MAX_BYTES, check_pixels, load_image
 from cnnlib.paths import CIFAR10_SPEC
-from cnnlib.runs import write_atomic
 
 PAD = 4  # pixels of zero padding before the random crop, as in the paper
 TEST_FRACTION = 1 / 6  # held out of a folder without train/ and test/: CIFAR-10's 10k of 60k

@@ -33,17 +33,16 @@ import os
 import re
 import secrets
 import shutil
-import tempfile
 import threading
 import time
 import zlib
-from collections.abc import Callable
 from datetime import datetime, timezone
 from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from cnnlib.errors import CnnlibError
+from cnnlib.files import write_atomic
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -96,30 +95,6 @@ def reference_run(models: list[str], exclude: Path | None = None) -> Path | None
         if key[0] and key > best_key:
             best, best_key = run, key
     return best
-
-
-def write_atomic(path: Path, write: Callable[[Path], Any]) -> None:
-    """``write(tmp)`` into a temporary file beside ``path``, then rename it to ``path``, so a
-    reader (or a kill) never sees half a file."""
-    write_atomic_all({path: write})
-
-
-def write_atomic_all(files: dict[Path, Callable[[Path], Any]]) -> None:
-    """Several files written first and renamed together: a kill leaves all old or all new
-    (but for the microseconds between the renames), e.g. every model's resume state."""
-    temps: dict[Path, Path] = {}
-    try:
-        for path, write in files.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-            os.close(fd)
-            temps[path] = Path(tmp)
-            write(temps[path])
-        for path, tmp in temps.items():
-            os.replace(tmp, path)
-    finally:
-        for tmp in temps.values():
-            tmp.unlink(missing_ok=True)
 
 
 def new_run(out: Path | None, config: dict, *, resume: bool = False) -> Path:

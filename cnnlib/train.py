@@ -66,6 +66,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from cnnlib import runs
 from cnnlib.data import Dataset, batches, load_dataset, resolve_device
 from cnnlib.errors import CnnlibError
+from cnnlib.files import write_atomic_all
 from cnnlib.models import registry
 from cnnlib.weights import save_checkpoint
 
@@ -603,8 +604,8 @@ class _Lockstep:
             self._checkpoint(t, "final", epoch)
             runs.save_filters(self.run, t.name, t.module, epoch)
         self.epoch = epoch
-        runs.write_atomic_all({runs.state_path(self.run, t.name): self._state_writer(t)
-                               for t in self.trainees})
+        write_atomic_all({runs.state_path(self.run, t.name): self._state_writer(t)
+                          for t in self.trainees})
         self._progress(epoch, self.steps_per_epoch, train_seconds, epoch_end=True)
 
     def _state_writer(self, t: _Trainee) -> Callable[[Path], None]:

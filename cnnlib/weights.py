@@ -29,7 +29,6 @@ import hashlib
 import http.client
 import os
 import re
-import tempfile
 import threading
 import urllib.error
 import urllib.request
@@ -45,6 +44,7 @@ from torch import nn
 
 from cnnlib.concurrency import KeyedLocks
 from cnnlib.errors import UnknownModelError, WeightsError
+from cnnlib.files import write_atomic
 from cnnlib.meta import MetaBuild
 from cnnlib.models import registry
 from cnnlib.models.registry import ModelInfo
@@ -219,16 +219,9 @@ def save_checkpoint(path: Path, *, model_name: str, model: nn.Module,
     state_dict = model.state_dict()
     _check_fit(_meta_build(model_name, options), state_dict, "The model given to save",
                f"{model_name} with options {options}" if options else model_name)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        torch.save({"format": CHECKPOINT_FORMAT, "model": model_name, "options": options,
-                    "state_dict": state_dict, "meta": meta}, tmp)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    write_atomic(Path(path), lambda tmp: torch.save(
+        {"format": CHECKPOINT_FORMAT, "model": model_name, "options": options,
+         "state_dict": state_dict, "meta": meta}, tmp))
 
 
 def load_checkpoint(path: Path) -> LoadedWeights:
@@ -347,20 +340,26 @@ def _read_weights(path: Path) -> dict:
 
 
 def _download(url: str, path: Path, progress: Callable[[int, int], None] | None) -> None:
-    """Stream ``url`` into ``path`` via a temporary file beside it, so ``path`` is whole or absent.
+    """Stream ``url`` into ``path`` through :func:`write_atomic`, so ``path`` is whole or absent.
 
     The length and, where the file name carries one, the SHA-256 prefix are checked before the
     file takes its final name. Network and disk failures become ``_UnavailableError``.
     """
-    expected_hash = _HASH_IN_NAME.search(path.name)
+    named = _HASH_IN_NAME.search(path.name)
+    try:
+        write_atomic(path, lambda tmp: _stream(url, tmp, named and named.group(1), progress))
+    except OSError as err:  # the cache folder itself: not creatable, read-only, full
+        raise _UnavailableError(f"cannot write to {path.parent}: {err}") from err
+
+
+def _stream(url: str, tmp: Path, expected_hash: str | None,
+            progress: Callable[[int, int], None] | None) -> None:
+    """``url``'s bytes into ``tmp``, checked against the length the server sent and the
+    SHA-256 prefix ``expected_hash`` (from the file's name); every failure is an
+    ``_UnavailableError`` that says what went wrong."""
     digest = hashlib.sha256()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    except OSError as err:
-        raise _UnavailableError(f"cannot write to {path.parent}: {err}") from err
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=_TIMEOUT_S) as rsp:
+        with tmp.open("wb") as out, urllib.request.urlopen(url, timeout=_TIMEOUT_S) as rsp:
             total = int(rsp.headers.get("Content-Length") or 0)
             done = 0
             while chunk := rsp.read(_CHUNK_BYTES):
@@ -369,12 +368,6 @@ def _download(url: str, path: Path, progress: Callable[[int, int], None] | None)
                 done += len(chunk)
                 if progress is not None:
                     progress(done, total)
-        if total and done != total:
-            raise _UnavailableError(f"the download stopped after {done:,} of {total:,} bytes")
-        if expected_hash and not digest.hexdigest().startswith(expected_hash.group(1)):
-            raise _UnavailableError("the downloaded file was corrupt: its SHA-256 does not "
-                                    "match the one in its name")
-        os.replace(tmp, path)
     except urllib.error.HTTPError as err:
         raise _UnavailableError(f"HTTP {err.code} {err.reason} from {url}") from err
     except urllib.error.URLError as err:
@@ -383,8 +376,11 @@ def _download(url: str, path: Path, progress: Callable[[int, int], None] | None)
         raise _UnavailableError(f"no answer within {_TIMEOUT_S} s") from err
     except (OSError, http.client.HTTPException) as err:  # reset connection, full disk...
         raise _UnavailableError(f"the transfer failed: {_first_line(err)}") from err
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    if total and done != total:
+        raise _UnavailableError(f"the download stopped after {done:,} of {total:,} bytes")
+    if expected_hash and not digest.hexdigest().startswith(expected_hash):
+        raise _UnavailableError("the downloaded file was corrupt: its SHA-256 does not "
+                                "match the one in its name")
 
 
 def _load_checkpoint(path: Path, expect: str | None) -> LoadedWeights:
