@@ -198,7 +198,7 @@ st.caption("He et al. 2016, Fig. 6: on CIFAR-10 a deeper *plain* net trains wors
            "shallower one, while a deeper *residual* net trains at least as well.")
 
 active = jobs.queue().active()
-found = runs.list_runs(runs.runs_dir(), runs.recorded_dir())
+found = runs.list_runs(*runs.run_folders())
 unreadable = {r: problem for r in found if (problem := runs.check_run(r))}
 if unreadable:
     st.warning(widgets.plain(f"{len(unreadable)} run folder(s) cannot be shown and are left "

@@ -26,8 +26,6 @@ from cnnlib.models import registry
 VIEWS = {"filters": "First-layer filters", "activations": "Feature maps",
          "projection": "Deconvnet projection", "top9": "Top-9 patches",
          "occlusion": "Occlusion", "predictions": "Predictions"}
-#: Where training runs live (CNNLIB_RUNS_DIR overrides it), and the recorded ones we ship.
-RUNS = [runs.runs_dir(), runs.recorded_dir()]
 #: Session key: model -> why its ImageNet weights could not be downloaded in this session.
 FAILED = "_download_failed"
 
@@ -141,7 +139,7 @@ with st.sidebar:
                                        "random": "random (untrained)"}.get)
     checkpoint = ""
     if source == "checkpoint":
-        found = [str(p) for p in weights.list_checkpoints(*RUNS)]
+        found = [str(p) for p in weights.list_checkpoints(*runs.run_folders())]
         if not found:
             st.warning("No checkpoints yet: train a model on the Train page first.")
             st.stop()

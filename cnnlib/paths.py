@@ -6,7 +6,7 @@ training at any folder (and its decoder's cache file written into it). So a path
 from a page is accepted only inside:
 
 - the bundled samples (:data:`cnnlib.images.SAMPLES_DIR`);
-- the runs folder (:func:`cnnlib.runs.runs_dir`) and the recorded runs (:func:`runs.recorded_dir`);
+- the folders runs live in (:func:`cnnlib.runs.run_folders`): new ones and the recorded ones;
 - the folders the operator lists in ``$CNNLIB_ALLOWED_DIRS`` (separated by ``os.pathsep``,
   ``:`` on Linux), e.g. a class's image collection.
 
@@ -34,7 +34,7 @@ def allowed_roots() -> list[Path]:
     """The folders a page's paths must lie in, resolved (see the module docstring)."""
     extra = [p for p in os.environ.get(ALLOW_ENV, "").split(os.pathsep) if p.strip()]
     return [Path(p).expanduser().resolve()
-            for p in (SAMPLES_DIR, runs.runs_dir(), runs.recorded_dir(), *extra)]
+            for p in (SAMPLES_DIR, *runs.run_folders(), *extra)]
 
 
 def confine(text: str) -> Path:

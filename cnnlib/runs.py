@@ -81,6 +81,13 @@ def recorded_dir() -> Path:
     return Path(os.environ.get("CNNLIB_RECORDED_RUNS") or default)
 
 
+def run_folders() -> tuple[Path, Path]:
+    """Every folder the app looks in for runs: new ones (:func:`runs_dir`) and the recorded
+    ones (:func:`recorded_dir`), so the Train page, the checkpoint picker and the paths a page
+    may read agree on where runs live."""
+    return runs_dir(), recorded_dir()
+
+
 def reference_run(models: list[str], exclude: Path | None = None) -> Path | None:
     """The recorded run that shares the most of ``models`` (the longest of those on a tie),
     to draw beneath a live run of them; None when no recorded run trains any."""
