@@ -6,7 +6,7 @@ and returns a :class:`Calc`: the numbers, plus the factors they were multiplied 
 :func:`explain` can print any row's arithmetic filled in ("64*56*56*4 B = 784 KB") from the
 very values that produced it.
 
-Counting conventions (those of the slides, see README "Conventions"):
+Counting conventions (those of the slides, see README "Counting conventions"):
 
 - MACs (multiply-accumulates, what the slides call "flops"/"ops"): convolution
   C_out*H'*W' * (C_in/groups)*K*K; linear C_in*C_out; max/average pooling C*H'*W'*K*K
