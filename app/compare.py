@@ -4,10 +4,11 @@ the ILSVRC years that made them famous. ``/compare?models=alexnet,vgg16,googlene
 
 from __future__ import annotations
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from app import charts, warm
-from app.style import show
+from app.style import font_size, house, show_shared
 from app.widgets import query_multi, query_select
 from cnnlib import compare
 from cnnlib.models import registry
@@ -15,6 +16,24 @@ from cnnlib.models import registry
 CLASSICS = ["alexnet", "zfnet", "vgg16", "googlenet", "resnet50", "resnet152"]
 QUANTITIES = {"params": "parameters", "macs": "multiply-adds", "memory_bytes":
               "activation memory (bytes)", "depth": "depth (weight layers)"}
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _grouped(names: tuple[str, ...], log: bool, size: int) -> go.Figure:
+    """The side-by-side bars, built once per server for these networks (see show_shared)."""
+    return house(charts.grouped(compare.compare_table(list(names)), QUANTITIES, log), size)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _bubbles(names: tuple[str, ...], size: int) -> go.Figure:
+    return house(charts.accuracy_bubbles(compare.accuracy_vs_ops(list(names))), size)
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _history(size: int) -> tuple[go.Figure, go.Figure]:
+    human = compare.human_top5_error()
+    error, depth = charts.ilsvrc_history(compare.ilsvrc_history(), human[0])
+    return house(error, size), house(depth, size)
 
 
 warm.start()  # the rest of the zoo, in the background, once per server
@@ -39,14 +58,14 @@ if view == "table":
         "top1": number("top-1 (%)"), "top5": number("top-5 (%)")})
     log = query_select("Scale", ["linear", "log"], "scale", radio=True,
                        horizontal=True) == "log"
-    show(charts.grouped(table, QUANTITIES, log), key="grouped")
+    show_shared(_grouped(tuple(names), log, font_size()), key="grouped")
 elif view == "accuracy":
     points = compare.accuracy_vs_ops(names)
     missing = compare.left_out(names)
     if points.empty:
         st.info("None of these networks has a published ImageNet accuracy.")
     else:
-        show(charts.accuracy_bubbles(points), key="bubbles")
+        show_shared(_bubbles(tuple(names), font_size()), key="bubbles")
         st.caption("Top-5 accuracy, since every source gives it (the papers' ILSVRC entries "
                    "give no top-1). Circles: one network on one centre crop of the validation "
                    "set; diamonds: the paper's competition entry on the test set, an ensemble "
@@ -58,12 +77,12 @@ elif view == "accuracy":
                     + ".")
 elif view == "history":
     human = compare.human_top5_error()
-    error, depth = charts.ilsvrc_history(compare.ilsvrc_history(), human[0])
+    error, depth = _history(font_size())
     left, right = st.columns(2)
     with left:
-        show(error, key="history")
+        show_shared(error, key="history")
     with right:
-        show(depth, key="depth")
+        show_shared(depth, key="depth")
     st.caption(f"Human top-5 error: {human[1]}. 2014 had two entries: VGG came second in "
                "classification (first in localisation), GoogLeNet won.")
     st.dataframe(compare.ilsvrc_history(), hide_index=True)

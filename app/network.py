@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 
 import cnnlib
 from app import charts
-from app.style import font_size, metrics, show
+from app.style import font_size, house, metrics, show, show_shared
 from app.widgets import plain, query_int, query_select
 from cnnlib import graph, insights
 from cnnlib.analysis import Profile
@@ -170,7 +171,14 @@ def table_view(profile: Profile) -> None:
                      width="large")})
 
 
-def charts_view(profile: Profile) -> None:
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _per_layer(key: tuple, column: str, log: bool, legend: bool, group: str, size: int,
+               _profile: Profile) -> go.Figure:
+    """One per-layer chart, built once per server (``key`` identifies the analysis)."""
+    return house(charts.per_layer(_profile, column, log, legend, group), size)
+
+
+def charts_view(profile: Profile, key: tuple) -> None:
     left, right = st.columns(2)
     with left:
         log = query_select("Scale", ["linear", "log"], "scale", radio=True,
@@ -184,8 +192,8 @@ def charts_view(profile: Profile) -> None:
     for i, (col, column) in enumerate(zip(st.columns(3), ("memory_bytes", "params", ops),
                                           strict=True)):
         with col:
-            show(charts.per_layer(profile, column, log, legend=i == 0, group=group),
-                 key=f"chart-{column}")
+            show_shared(_per_layer(key, column, log, i == 0, group, font_size(), profile),
+                        key=f"chart-{column}")
     for sentence in insights.sentences(profile):
         st.markdown(f"- {sentence}")
 
@@ -219,7 +227,7 @@ def views(profile: Profile, key: tuple, network: str,
     elif view == "table":
         table_view(profile)
     elif view == "charts":
-        charts_view(profile)
+        charts_view(profile, key)
     elif view == "memory":
         memory_view(profile)
     else:

@@ -78,11 +78,24 @@ def metrics(items: list[tuple[str, str, str | None]], border: bool = False) -> N
         col.metric(label, value, help=tip, border=border)
 
 
-def show(fig: go.Figure, key: str | None = None) -> None:
-    """Render a plotly figure in the house style (type size, white background)."""
-    size = font_size()
+def house(fig: go.Figure, size: int) -> go.Figure:
+    """``fig`` in the house style (type ``size``, white background), changed in place."""
     fig.update_layout(template="plotly_white", font={"size": size, "color": "#111"},
                       title_font_size=size + 4, margin={"l": 10, "r": 10, "t": 60, "b": 10},
                       hoverlabel_font_size=size)
+    return fig
+
+
+def show(fig: go.Figure, key: str | None = None) -> None:
+    """Render a plotly figure in the house style, at this session's type size."""
+    show_shared(house(fig, font_size()), key)
+
+
+def show_shared(fig: go.Figure, key: str | None = None) -> None:
+    """Render a figure that is already in the house style and may be shared by every session
+    (built once in ``st.cache_resource``, with the type size in its key). Plotly figures are
+    slow to build (0.1 s for a deep net's bars, most of a warm Explore view's server time), and
+    ``st.plotly_chart`` only reads a figure (it copies it into its message), so sharing is
+    safe as long as nobody changes it after the cache made it: hence no styling here."""
     st.plotly_chart(fig, width="stretch", key=key,
                     config={"displaylogo": False, "toImageButtonOptions": {"scale": 2}})

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 import cnnlib
 from cnnlib import graph
@@ -163,3 +164,26 @@ def test_the_table_shows_thousands_separators_and_units(open_page) -> None:
         assert config[column]["type_config"]["format"] == "localized", column
     assert config["receptive_field"]["label"] == "RF (px)"
     assert config["memory_bytes"]["label"] == "memory (B)"
+
+
+def test_charts_are_built_once_for_every_session_and_styled_per_type_size() -> None:
+    """The per-layer figures are shared by every session (st.cache_resource): a second session
+    gets the same figure, and classroom mode its own, with the projector's type size."""
+    import json
+
+    def fonts(classroom: bool) -> list[tuple[int, str]]:
+        at = AppTest.from_file(ENTRY, default_timeout=120).run()
+        at.session_state["classroom"] = classroom
+        at.switch_page("app/explore.py")
+        at.query_params["model"], at.query_params["view"] = "vgg16", "charts"
+        at.run()
+        assert not at.exception and len(at.get("plotly_chart")) == 3
+        specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+        return [(s["layout"]["font"]["size"], s["layout"]["title"]["text"]) for s in specs]
+
+    plain = fonts(False)
+    assert plain == fonts(False)
+    assert [size for size, _ in plain] == [13, 13, 13]
+    room = fonts(True)
+    assert [size for size, _ in room] == [20, 20, 20]
+    assert [title for _, title in room] == [title for _, title in plain]
