@@ -22,6 +22,7 @@ torch and torchvision. The suite's load test (tests/test_load.py) runs the same 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import resource
 import shutil
@@ -183,6 +184,59 @@ def open_at_once(browser, url: str, views: Sequence[tuple[str, str]], timeout_s:
     return sessions
 
 
+async def _light_session(url: str, path: str, timeout_s: float) -> Session:
+    """One session that draws nothing: Streamlit's own websocket protocol, as the browser
+    speaks it (a ``rerun_script`` with the page and its query string), read until the script
+    run has finished; an exception or error element, or an unknown page, is its problem."""
+    import websockets
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+
+    session, start = Session(path), time.perf_counter()
+    page, _, query = path.partition("?")
+    rerun = BackMsg()
+    rerun.rerun_script.page_name, rerun.rerun_script.query_string = page, query
+    stream = url.replace("http://", "ws://") + "/_stcore/stream"
+    try:
+        async with asyncio.timeout(timeout_s), websockets.connect(
+                stream, subprotocols=["streamlit"], max_size=None) as ws:
+            await ws.send(rerun.SerializeToString())
+            return await _read_run(ws, session, start)
+    except TimeoutError:
+        session.problem = f"not settled after {timeout_s:.0f} s"
+        return session
+
+
+async def _read_run(ws, session: Session, start: float) -> Session:
+    """Read one script run's messages into ``session`` (see :func:`_light_session`)."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    while True:
+        msg = ForwardMsg.FromString(await ws.recv())
+        kind = msg.WhichOneof("type")
+        element = msg.delta.new_element if kind == "delta" else None
+        if element is not None and element.WhichOneof("type") == "exception":
+            session.problem = "an exception is shown: " + element.exception.message
+        elif element is not None and element.WhichOneof("type") == "alert" and \
+                element.alert.format == element.alert.ERROR:
+            session.problem = "an error is shown: " + element.alert.body
+        elif kind == "page_not_found":
+            session.problem = "page not found"
+        elif kind == "script_finished" and \
+                msg.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+            session.seconds = time.perf_counter() - start
+            return session
+
+
+def open_light(url: str, paths: Sequence[str], timeout_s: float = 180) -> list[Session]:
+    """Open every path at once with a light client (:func:`_light_session`): the server's
+    own work for that many sessions, without the browsers' (their drawing and the static
+    files), for a load run whose browsers would share the server's cores."""
+    async def all_at_once() -> list[Session]:
+        return await asyncio.gather(*(_light_session(url, p, timeout_s) for p in paths))
+
+    return asyncio.run(all_at_once())
+
+
 def torch_baseline_mb() -> float:
     """Resident memory of a fresh process that has imported torch and torchvision, in MB."""
     code = ("import torch, torchvision, resource; "
@@ -192,22 +246,32 @@ def torch_baseline_mb() -> float:
 
 
 def load(sessions: int, timeout_s: float = 300, port: int | None = None
-         ) -> tuple[list[Session], list[Session], dict]:
-    """A class on one link (see the module's docstring): the sessions, the Visualize session
-    after them, and the server's figures."""
+         ) -> tuple[list[Session], list[Session], list[Session], dict]:
+    """A class on one link (see the module's docstring): the light sessions, the browser
+    sessions, the Visualize session after them, and the server's figures. Each of the two
+    runs starts its own server, so both see the first views of a fresh one."""
     from playwright.sync_api import sync_playwright
 
     if CHROMIUM is None:
         raise RuntimeError("Chromium is missing: apt-get install chromium")
     views = [HEAVY_VIEWS[i % len(HEAVY_VIEWS)] for i in range(sessions)]
+    with serve(port) as server:  # the server's own work: clients that draw nothing
+        cpu, start = server.cpu_seconds(), time.perf_counter()
+        open_light(server.url, [HOME[0]] * sessions, timeout_s)
+        figures = {"light_home_wall": time.perf_counter() - start,
+                   "light_home_cpu": server.cpu_seconds() - cpu}
+        cpu, start = server.cpu_seconds(), time.perf_counter()
+        light = open_light(server.url, [path for path, _ in views], timeout_s)
+        figures |= {"light_wall": time.perf_counter() - start,
+                    "light_cpu": server.cpu_seconds() - cpu}
     with serve(port) as server, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         idle = {"rss": server.status("VmRSS"), "cpu": server.cpu_seconds()}
         start = time.perf_counter()  # the peer: as many sessions on Home (no torch, no model)
         home = open_at_once(browser, server.url, [HOME] * sessions, timeout_s)
-        figures = {"home_wall": time.perf_counter() - start,
-                   "home_cpu": server.cpu_seconds() - idle["cpu"],
-                   "home_unsettled": sum(s.seconds is None for s in home)}
+        figures |= {"home_wall": time.perf_counter() - start,
+                    "home_cpu": server.cpu_seconds() - idle["cpu"],
+                    "home_unsettled": sum(s.seconds is None for s in home)}
         cpu = server.cpu_seconds()
         start = time.perf_counter()
         class_ = open_at_once(browser, server.url, views, timeout_s)
@@ -218,25 +282,36 @@ def load(sessions: int, timeout_s: float = 300, port: int | None = None
         figures["now"] = server.status("VmRSS")
         browser.close()
     figures["torch_baseline"] = torch_baseline_mb()
-    return class_, visualize, figures
+    return light, class_, visualize, figures
+
+
+def _problems(sessions: list[Session]) -> str:
+    unsettled = sum(s.seconds is None for s in sessions)
+    errors = sum(bool(s.problem) and s.seconds is not None for s in sessions)
+    return f"{unsettled} not settled in time, {errors} showing an error (target: none)"
 
 
 def _load_main(sessions: int, port: int | None) -> None:
-    class_, visualize, f = load(sessions, port=port)
-    settled = [s.seconds for s in class_ if s.seconds is not None]
+    light, class_, visualize, f = load(sessions, port=port)
     for s in sorted(class_ + visualize, key=lambda s: -(s.seconds or 1e9)):
         print(f"{(f'{s.seconds:.1f}' if s.seconds is not None else '-'):>7} s  {s.path}"
               f"{'  ' + s.problem if s.problem else ''}")
-    unsettled = [s for s in class_ + visualize if s.seconds is None]
-    errors = [s for s in class_ + visualize if s.problem and s.seconds is not None]
-    print(f"{sessions} sessions at once: all settled after {f['wall']:.1f} s (target: under "
-          f"60 s), the slowest session {max(settled, default=float('nan')):.1f} s; "
-          f"{len(unsettled)} not settled in time, {len(errors)} showing an error (target: "
-          f"none). Peer, the same run: {sessions} sessions on Home settled after "
-          f"{f['home_wall']:.1f} s ({f['home_unsettled']} not in time)")
-    print(f"server CPU time for every session's script runs: {f['server_cpu']:.1f} s "
-          f"(target: under 15 s; the browsers' own drawing is not in it); Home's sessions: "
-          f"{f['home_cpu']:.1f} s")
+    for s in light:
+        if s.problem:
+            print(f"light client, {s.path}: {s.problem}")
+    slowest = max((s.seconds for s in light if s.seconds is not None), default=float("nan"))
+    print(f"The server's own work, {sessions} light clients (no drawing) on a fresh server: "
+          f"all script runs done after {f['light_wall']:.1f} s, the slowest {slowest:.1f} s, "
+          f"server CPU {f['light_cpu']:.1f} s (target: under 15 s); {_problems(light)}. "
+          f"Peer, the same run: {sessions} on Home, {f['light_home_wall']:.1f} s, CPU "
+          f"{f['light_home_cpu']:.1f} s")
+    settled = [s.seconds for s in class_ if s.seconds is not None]
+    print(f"{sessions} browsers at once on a fresh server: all settled after {f['wall']:.1f} s "
+          f"(target: under 60 s), the slowest session {max(settled, default=float('nan')):.1f}"
+          f" s; {_problems(class_ + visualize)}. Peer, the same run: {sessions} browsers on "
+          f"Home settled after {f['home_wall']:.1f} s ({f['home_unsettled']} not in time)")
+    print(f"server CPU time while the browsers loaded: {f['server_cpu']:.1f} s (their static "
+          f"files and websockets included, their drawing not); Home's: {f['home_cpu']:.1f} s")
     print(f"server memory: {f['idle']:.0f} MB idle, peak {f['peak_after_class']:.0f} MB after "
           f"the class, {f['peak']:.0f} MB after Visualize with VGG-16, {f['now']:.0f} MB now; "
           f"a process that only imports torch + torchvision: {f['torch_baseline']:.0f} MB, so "
