@@ -18,7 +18,7 @@ from app.style import font_size, metrics, show
 from app.widgets import plain, query_int, query_select
 from cnnlib import graph, insights
 from cnnlib.analysis import Profile
-from cnnlib.formulas import human_bytes, short
+from cnnlib.formulas import CONVENTIONS, human_bytes, short
 
 VIEWS = {"graph": "Graph", "table": "Table", "charts": "Charts", "memory": "Training memory"}
 OPTIMIZERS = {"sgd": "SGD", "sgd_momentum": "SGD with momentum", "adam": "Adam"}
@@ -228,3 +228,5 @@ def views(profile: Profile, key: tuple, network: str,
         with st.expander(f"{len(profile.warnings)} remark(s) on this network at this input"):
             for warning in profile.warnings:
                 st.markdown(f"- {plain(warning)}")
+    with st.expander("How these numbers are counted"):
+        st.markdown(CONVENTIONS)
