@@ -19,7 +19,7 @@ from app.style import font_size, house, metrics, show, show_shared
 from app.widgets import plain, query_int, query_select
 from cnnlib import graph, insights
 from cnnlib.analysis import Profile
-from cnnlib.formulas import human_bytes, short
+from cnnlib.formulas import CONVENTIONS, human_bytes, short
 
 VIEWS = {"graph": "Graph", "table": "Table", "charts": "Charts", "memory": "Training memory"}
 OPTIMIZERS = {"sgd": "SGD", "sgd_momentum": "SGD with momentum", "adam": "Adam"}
@@ -236,3 +236,5 @@ def views(profile: Profile, key: tuple, network: str,
         with st.expander(f"{len(profile.warnings)} remark(s) on this network at this input"):
             for warning in profile.warnings:
                 st.markdown(f"- {plain(warning)}")
+    with st.expander("How these numbers are counted"):
+        st.markdown(CONVENTIONS)

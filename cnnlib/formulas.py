@@ -6,20 +6,9 @@ and returns a :class:`Calc`: the numbers, plus the factors they were multiplied 
 :func:`explain` can print any row's arithmetic filled in ("64*56*56*4 B = 784 KB") from the
 very values that produced it.
 
-Counting conventions (those of the slides, see README "Counting conventions"):
-
-- MACs (multiply-accumulates, what the slides call "flops"/"ops"): convolution
-  C_out*H'*W' * (C_in/groups)*K*K; linear C_in*C_out; max/average pooling C*H'*W'*K*K
-  (one operation per window element). Batch norm and other affine normalisations: 1 per
-  output element (a scale and a shift). Local response normalisation: ``size`` per element
-  (the sum of squares over ``size`` neighbouring maps). Element-wise multiply: 1 per
-  element. ReLU and other activations, dropout, additions (residual ``+``), concatenation,
-  flatten and reshapes: 0, they multiply nothing. Biases are not counted as MACs.
-- Parameters include biases; buffers (batch-norm running statistics) are not parameters.
-- Output size per spatial dimension: (W - K + 2P)/S + 1 with K = D*(K-1)+1 for a dilation D,
-  floored (ceiled for ``ceil_mode`` pooling). A convolution whose stride does not tile its
-  padded input exactly gets a warning, as the slides' (7 - 3)/3 + 1 = 2.33 example asks;
-  pooling floors silently, which is the slides' convention for pooling.
+How multiply-adds, parameters, memory, output sizes and depth are counted is
+:data:`CONVENTIONS`: one text, which the dashboard shows and the README's "Counting
+conventions" section repeats word for word (a test holds the two equal).
 """
 
 from __future__ import annotations
@@ -37,6 +26,40 @@ import torch.nn.functional as F
 from torch import nn
 
 Shape = tuple[int, ...]
+
+#: The counting conventions, in markdown: shown on the Explore and Build pages, and the body
+#: of the README's "Counting conventions" section (tests/test_conventions.py holds them equal).
+CONVENTIONS = """\
+These follow the course notes, summarised in `cnnlib/reference/README.md`:
+
+- **MACs**, which the slides call "flops" or "ops", count multiply-accumulates:
+  - convolution: `C_out*H'*W' * (C_in/groups)*K*K`
+  - linear: `C_in*C_out`
+  - max/average pooling: `C*H'*W'*K*K`, one operation per window element, as the slides'
+    "0.4 MFLOP" for AlexNet's pool1
+  - batch norm (and group/layer norm): 1 per element (a scale and a shift)
+  - local response normalisation: `size` per element (the sum of squares)
+  - element-wise multiply: 1 per element
+  - ReLU and other activations, dropout, residual additions, concatenation, flatten: 0,
+    because nothing is multiplied
+  - biases are not MACs
+  - a layer with no formula gets its shape from running it on meta tensors, and 0 MACs
+
+  `flops=True` / `--flops` reports FLOPs = 2 x MACs, the convention of
+  `torch.utils.flop_counter`.
+- **Params** include biases. Batch-norm running statistics are buffers, not parameters.
+- **Memory** is the output's elements x 4 bytes (fp32); KB = 1024 bytes. The totals count
+  each tensor that a layer allocates. In-place layers (`ReLU(inplace=True)`, `+=`) write into
+  their input and add nothing. The input image is counted separately
+  (`totals["input_activations"]`).
+- **Output size** is `(W - K + 2P)/S + 1`, with `K = D*(K-1)+1` for dilation `D`, floored
+  (ceiled for `ceil_mode` pools). When a convolution's stride does not tile its padded input,
+  the layer gets a warning that gives the fraction (the slides' `(7 - 3)/3 + 1 = 2.33`).
+  Pooling floors silently, which is the slides' convention for pooling.
+- **Depth** counts weight layers on the longest path from input to output, as the papers do:
+  AlexNet 8, VGG-19 19, GoogLeNet 22, ResNet-152 152. ResNet projection shortcuts run
+  parallel to the main path, so they do not add to it.
+"""
 
 
 class TShape(tuple):

@@ -166,6 +166,12 @@ def visual_layers(result: analysis.Profile, model: nn.Module) -> list[tuple[str,
             if name.partition("#")[0] in modules and shape.count("x") == 2]
 
 
+def output_channels(result: analysis.Profile) -> dict[str, int]:
+    """Each layer's output channel count (the C of its N x C x ... output), by row name: the
+    integer that :func:`visual_layers`' shape text shows first."""
+    return {row.name: int(row.calc.out[1]) for row in result.rows if len(row.calc.out) > 1}
+
+
 @dataclass(frozen=True)
 class ActivationGrid:
     image: np.ndarray  # HxWx3 uint8: the top-k channels, sorted by mean activation

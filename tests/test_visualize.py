@@ -113,6 +113,9 @@ def test_feature_maps_of_a_repeated_call_and_visual_layers() -> None:
     assert "layer1.0.relu#2" in layers and "fc" not in layers
     maps = visualize.feature_maps(model, torch.randn(1, 3, 64, 64), "layer1.0.relu#2")
     assert "x".join(map(str, maps.shape)) == layers["layer1.0.relu#2"]
+    channels = visualize.output_channels(result)
+    assert all(channels[n] == int(shape.split("x")[0]) for n, shape in layers.items())
+    assert channels["layer1.0.relu#2"] == maps.shape[0] == 64 and channels["fc"] == 1000
     grid = visualize.activation_grid(maps, top_k=9)
     assert len(grid.channels) == 9 and list(grid.means) == sorted(grid.means, reverse=True)
 
