@@ -168,8 +168,9 @@ def accuracy_bubbles(points: pd.DataFrame) -> go.Figure:
                              "top5": "ImageNet top-5 accuracy (%)", "measured": "measured"},
                      title="Accuracy against operations; bubble area: parameters",
                      hover_data={"params": ":,", "gmacs": ":.2f", "source": True})
+    # labels may sit above the plot area (the top bubble's): drawn there, not cut off
     fig.update_traces(textposition="top center", marker_line={"color": "#222", "width": 1},
-                      showlegend=False)
+                      showlegend=False, cliponaxis=False)
     # the legend explains the markers only (the labels name the models), in a neutral grey
     for kind, symbol in MEASURED_SYMBOLS.items():
         if kind in set(points["measured"]):

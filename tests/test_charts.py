@@ -32,6 +32,8 @@ def test_accuracy_markers_tell_single_models_from_ilsvrc_entries() -> None:
     assert legend == [compare.SINGLE_MODEL, compare.ILSVRC_ENTRY]
     colour = {t.text[0]: t.marker.color for t in fig.data if t.text is not None}
     assert colour["vgg16"] == charts.network_colour("vgg16")
+    # the top bubble's name sits above the plot area: drawn, not cut off
+    assert all(t.cliponaxis is False for t in fig.data if t.text is not None)
 
 
 def test_one_colour_per_network() -> None:
