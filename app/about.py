@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from types import ModuleType
 
 
 def _read(path: str) -> str | None:
@@ -19,6 +20,20 @@ def _read(path: str) -> str | None:
         return Path(path).read_text().strip()
     except OSError:
         return None
+
+
+def _loaded(name: str) -> ModuleType | None:
+    """The module ``name`` if this process has finished importing it, else None.
+
+    Why not ``sys.modules.get``: every session is a thread, and while one session's page is
+    still importing torch, ``sys.modules`` already holds the half-built module; reading
+    ``torch.cuda`` from it then raises "partially initialized module 'torch' has no attribute
+    'cuda'" on Home, a race that CI's light load test caught.
+    """
+    module = sys.modules.get(name)
+    if module is None or getattr(getattr(module, "__spec__", None), "_initializing", False):
+        return None
+    return module
 
 
 def _mb(n_bytes: float) -> str:
@@ -49,14 +64,14 @@ def server_line() -> str:
     """E.g. "torch 2.14.1 on cpu · 2 CPU cores · memory 1,010 MB · cached models: vgg16
     (528 MB)"."""
     parts = []
-    torch = sys.modules.get("torch")
+    torch = _loaded("torch")
     if torch is None:
         parts.append("torch not loaded yet (it loads with the first analysis)")
     else:
         device = "cuda" if torch.cuda.is_available() else "cpu"
         parts.append(f"torch {torch.__version__} on {device}")
     parts += [cpu_text(), memory_text()]
-    weights = sys.modules.get("cnnlib.weights")
+    weights = _loaded("cnnlib.weights")
     if weights is not None:
         held = weights.MODELS.held()
         parts.append("cached models: " + (", ".join(f"{name} ({_mb(size)})"

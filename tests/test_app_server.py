@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+import textwrap
 import threading
 from pathlib import Path
 
@@ -54,6 +57,29 @@ def test_the_about_line_names_torch_the_cores_the_memory_and_the_cached_models()
     assert "CPU core" in line and "memory " in line and "MB" in line
     assert "cached models: lenet5 (0 MB)" in line and "budget 600 MB" in line
     weights.MODELS.clear()
+
+
+def test_the_about_line_while_another_session_is_still_importing_torch() -> None:
+    """Home's line, read in a loop while another thread imports torch (a second session opening
+    Explore): a half-imported torch is "not loaded yet", never an AttributeError on screen. In a
+    fresh interpreter, where torch is not imported yet; it failed before about._loaded."""
+    script = textwrap.dedent("""
+        import threading
+        from app import about
+        loader = threading.Thread(target=lambda: __import__("cnnlib.weights"))
+        loader.start()
+        lines = set()
+        while loader.is_alive():
+            lines.add(about.server_line().split(" · ")[0])
+        loader.join()
+        lines.add(about.server_line().split(" · ")[0])
+        print(sorted(lines))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=Path(__file__).parent.parent, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "torch not loaded yet" in done.stdout, done.stdout
+    assert re.search(r"torch \S+ on (cpu|cuda)", done.stdout), done.stdout
 
 
 def test_the_hosted_config_turns_the_file_watcher_off() -> None:
