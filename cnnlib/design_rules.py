@@ -87,7 +87,7 @@ def _sites(text: str, profile: Profile) -> list[_Site]:
     sites = []
     for name, layer in net.origins.items():
         own = rows.get(name)
-        if not own or (all(r.calc.type == "Flatten" for r in own)
+        if not own or (all(r.calc.kind == "reshape" for r in own)
                        and not isinstance(layer, spec.Flatten)):
             continue  # an fc's (or gap's) own flatten: the fc's module stands for its token
         source = own[0].inputs[0] if own[0].inputs else -1

@@ -93,22 +93,16 @@ def legend() -> dict[str, str]:
 
 # ---------------------------------------------------------------- kinds of rows
 
-#: The kind of layer each rule of :mod:`cnnlib.formulas` computes, by the rule's name: formulas
-#: already sorts every layer class and function into rules, so the graph reuses its sorting (by
-#: name, so that a rule added to formulas later falls back to the name hints, not to an error).
-_RULE_KINDS = {"conv": "conv", "linear": "fc", "pool": "pool", "adaptive_pool": "pool",
-               "fn_adaptive_avg_pool": "pool", "norm": "norm", "lrn": "lrn",
-               "activation": "activation", "identity": "activation",
-               "fn_activation": "activation", "flatten": "reshape", "fn_flatten": "reshape",
-               "fn_add": "merge", "fn_iadd": "merge", "fn_cat": "merge", "fn_mul": "merge"}
-#: For types no rule covers (layers analysed by the meta fallback): a hint in the name.
-_NAME_HINTS = (("conv", "conv"), ("pool", "pool"), ("lrn", "lrn"), ("norm", "norm"),
-               ("linear", "fc"))
+#: The colour group a row's kind (:data:`formulas.KINDS`, set by its rule) is drawn in; a kind
+#: not listed is its own group.
+_DRAWN_AS = {"max_pool": "pool", "avg_pool": "pool", "batch_norm": "norm", "dropout": "activation",
+             "identity": "activation", "add": "merge", "concat": "merge", "mul": "merge"}
+_POOL_WORDS = {"max_pool": "max pool", "avg_pool": "avg pool"}
 
 
 def _with_subclasses(cls: type) -> Iterator[type]:
     """``cls`` and torch's own classes derived from it (nn.Dropout from _DropoutNd); a user's
-    subclass is left to the name hints, so the result does not depend on what is imported."""
+    subclass is left out, so the result does not depend on what is imported."""
     yield cls
     for sub in cls.__subclasses__():
         if sub.__module__.startswith("torch."):
@@ -116,36 +110,18 @@ def _with_subclasses(cls: type) -> Iterator[type]:
 
 
 @functools.cache
-def _type_kinds() -> dict[str, str]:
-    """Row type (a layer class name, or a function row's type) -> kind."""
-    kinds: dict[str, str] = {}
-    for base, rule in formulas.MODULE_RULES.items():
-        if rule.__name__ in _RULE_KINDS:
-            for cls in _with_subclasses(base):
-                kinds.setdefault(cls.__name__, _RULE_KINDS[rule.__name__])
-    for key, rule in formulas.FUNCTION_RULES.items():
-        if rule.__name__ in _RULE_KINDS:
-            name = formulas.FUNCTION_TYPES.get(rule) or getattr(key, "__name__", str(key))
-            kinds.setdefault(name.strip("_"), _RULE_KINDS[rule.__name__])
-    return kinds
+def _class_names() -> dict[str, str]:
+    """The layer classes formulas has rules for, by their lower-case name: how a function row
+    ("relu") is named like its module ("ReLU") on a node's second line."""
+    return {cls.__name__.lower(): cls.__name__
+            for base in formulas.MODULE_RULES for cls in _with_subclasses(base)}
 
 
-@functools.cache
-def _kind(row_type: str) -> str:
-    known = _type_kinds().get(row_type)
-    if known:
-        return known
-    lower = row_type.lower()
-    return next((kind for hint, kind in _NAME_HINTS if hint in lower), "other")
-
-
-@functools.cache
-def _short(row_type: str) -> str:
+def _short(calc: formulas.Calc) -> str:
     """The name a folded layer goes by on its node's second line: BN, ReLU, Dropout."""
-    if row_type.startswith("BatchNorm"):
+    if calc.kind == "batch_norm":
         return "BN"
-    classes = {name.lower(): name for name in _type_kinds() if name[:1].isupper()}
-    return classes.get(row_type.lower(), row_type)
+    return _class_names().get(calc.type.lower(), calc.type)
 
 
 def _is_1x1(kernel: str) -> bool:
@@ -240,11 +216,11 @@ class _Net:
     def __init__(self, profile: Profile) -> None:
         self.profile = profile
         self.rows = profile.rows
-        self.kinds = [_kind(r.calc.type) for r in self.rows]
+        self.kinds = [_DRAWN_AS.get(r.calc.kind, r.calc.kind) for r in self.rows]
         self.inputs = self._chain_concats()
         self.consumers = Counter(src for ins in self.inputs for src in ins)
         self.shortcuts = {i: s for i, r in enumerate(self.rows)
-                          if r.calc.type == "add" and (s := self._shortcut(i)) is not None}
+                          if r.calc.kind == "add" and (s := self._shortcut(i)) is not None}
         self.absorbed = {row for s in self.shortcuts.values() for row in s.path}
         self.rep: list[int] = []  # the row whose node a row folds into at "layers" (-1: input)
         for i in range(len(self.rows)):
@@ -276,7 +252,7 @@ class _Net:
         inputs = [list(r.inputs) for r in self.rows]
         earlier: dict[int, list[int]] = {}  # first input -> concats that start with it
         for i, r in enumerate(self.rows):
-            if r.calc.type != "concat" or not r.inputs or len(set(r.inputs)) < len(r.inputs):
+            if r.calc.kind != "concat" or not r.inputs or len(set(r.inputs)) < len(r.inputs):
                 continue
             mine = set(r.inputs)
             subsets = [c for c in earlier.get(r.inputs[0], [])
@@ -450,8 +426,7 @@ class _Net:
         if kind == "fc":
             return f"fc {out[-1]}" if out else "fc"
         if kind == "pool":
-            lower = calc.type.lower()
-            word = "max pool" if "max" in lower else "avg pool" if "avg" in lower else "pool"
+            word = _POOL_WORDS.get(calc.kind, "pool")
             if calc.kernel == "global" or (calc.windows and all(
                     w.out == 1 and w.kernel >= w.size for w in calc.windows)):
                 return f"global {word}"
@@ -461,16 +436,16 @@ class _Net:
         if kind == "lrn":
             return "LRN"
         if kind == "merge":
-            return _MERGE_SYMBOLS.get(calc.type, calc.type)
+            return _MERGE_SYMBOLS.get(calc.kind, calc.type)
         if not self.inputs[row]:  # a parameter or constant feeding the graph
             return f"{calc.type} {format_shape(out[1:])}"
-        return _short(calc.type)
+        return _short(calc)
 
     def folded_note(self, rows: list[int]) -> str:
         """What computes inside a node besides its layer: "BN, ReLU" (reshapes left out)."""
-        types = (self.rows[i].calc.type for i in rows
-                 if self.kinds[i] in ("norm", "activation"))
-        names = (_short(t) for t in types if t != "Identity")
+        names = (_short(self.rows[i].calc) for i in rows
+                 if self.kinds[i] in ("norm", "activation")
+                 and self.rows[i].calc.kind != "identity")
         return ", ".join(dict.fromkeys(names))
 
     def tooltip(self, row: int) -> str:
