@@ -632,7 +632,8 @@ def _result(name: str, size: tuple[int, int, int], walk: _Walk, flops: bool,
         c = r.calc
         activations = math.prod(c.out[1:])
         records.append((
-            r.name, c.type, format_shape(c.out[1:]), c.kernel, c.stride, c.padding, c.params,
+            r.name, c.type, format_shape(c.out[1:]), formulas.kernel_text(c),
+            formulas.stride_text(c), formulas.padding_text(c), c.params,
             activations, activations * bytes_per_element, c.macs * (2 if flops else 1),
             r.out.rf[0] if r.out.rf else 1, r.out.jump[0] if r.out.jump else 1, r.stage,
             r.block))

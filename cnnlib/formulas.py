@@ -138,16 +138,27 @@ class Calc:
     macs: int = 0
     params_terms: tuple[tuple[int, ...], ...] = ()  # params = sum of products of these
     macs_terms: tuple[tuple[int, ...], ...] = ()  # macs = sum of products of these
-    windows: tuple[Window, ...] = ()
-    kernel: str = ""
-    stride: str = ""
-    padding: str = ""
+    windows: tuple[Window, ...] = ()  # the sliding window per spatial dim, if the layer has one
     rf: str = RF_SAME
     weight_layer: bool = False  # counts towards depth (conv, linear)
     inplace: bool = False  # writes into its input: allocates no new activation memory
     warning: str | None = None
     note: str = ""  # how the MACs are counted, for explain()
     kind: Kind = "other"  # what the layer is, set by its rule (see Kind)
+
+    # The window's numbers as integers, one per spatial dim (empty without a window); the
+    # table's text ("3x3", "2", "global") is made from them by kernel_text & co. where shown.
+    @property
+    def kernel(self) -> tuple[int, ...]:
+        return tuple(w.kernel for w in self.windows)
+
+    @property
+    def stride(self) -> tuple[int, ...]:
+        return tuple(w.stride for w in self.windows)
+
+    @property
+    def padding(self) -> tuple[int, ...]:
+        return tuple(w.padding for w in self.windows)
 
 
 def prod(values: Sequence[int]) -> int:
@@ -162,6 +173,32 @@ def _fmt_dims(values: Sequence[int], square_as_one: bool) -> str:
     if square_as_one and len(set(values)) == 1:
         return str(values[0])
     return "x".join(str(v) for v in values)
+
+
+def is_global_pool(calc: Calc) -> bool:
+    """A pool over the whole map (adaptive to 1x1): it has no single window to print."""
+    return (calc.kind in ("max_pool", "avg_pool") and not calc.windows
+            and all(d == 1 for d in calc.out[2:]))
+
+
+def kernel_text(calc: Calc) -> str:
+    """The kernel column: "3x3"; for a pool without a single window "global" (1x1 output) or
+    "adaptive" (uneven windows); "" for a layer without a window."""
+    if calc.windows:
+        return _fmt_dims(calc.kernel, False)
+    if calc.kind in ("max_pool", "avg_pool"):
+        return "global" if is_global_pool(calc) else "adaptive"
+    return ""
+
+
+def stride_text(calc: Calc) -> str:
+    """The stride column: "2", or "2x1" where the dimensions differ; "" without a window."""
+    return _fmt_dims(calc.stride, True) if calc.windows else ""
+
+
+def padding_text(calc: Calc) -> str:
+    """The padding column, written as the stride is."""
+    return _fmt_dims(calc.padding, True) if calc.windows else ""
 
 
 def _tuple(value: int | Sequence[int], n: int) -> tuple[int, ...]:
@@ -191,9 +228,6 @@ def _sliding(
 
 def _window_labels(calc: Calc, windows: tuple[Window, ...]) -> None:
     calc.windows = windows
-    calc.kernel = "x".join(str(w.kernel) for w in windows)
-    calc.stride = _fmt_dims([w.stride for w in windows], True)
-    calc.padding = _fmt_dims([w.padding for w in windows], True)
     calc.rf = RF_WINDOW
 
 
@@ -298,14 +332,14 @@ def _adaptive(calc_type: str, x: Shape, output_size: Any, kind: Kind) -> Calc:
     calc = Calc(calc_type, (x[0], x[1], *sizes), macs=_terms_value(macs_terms),
                 macs_terms=macs_terms, kind=kind)
     if all(o == 1 for o in sizes):
-        calc.rf, calc.kernel = RF_GLOBAL, "global"
+        calc.rf = RF_GLOBAL  # kernel_text: "global"
     elif all(s % o == 0 for s, o in zip(x[2:], sizes, strict=True)):
         ks = [s // o for s, o in zip(x[2:], sizes, strict=True)]
         windows = tuple(Window(s, k, k, 0, 1, False, o)
                         for s, k, o in zip(x[2:], ks, sizes, strict=True))
         _window_labels(calc, windows)
     else:
-        calc.rf, calc.kernel = RF_GLOBAL, "adaptive"  # uneven windows: no single K and S
+        calc.rf = RF_GLOBAL  # uneven windows, no single K and S (kernel_text: "adaptive")
     calc.note = "adaptive: window elements summed over the actual (possibly uneven) windows"
     return calc
 

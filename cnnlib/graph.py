@@ -124,12 +124,13 @@ def _short(calc: formulas.Calc) -> str:
     return _class_names().get(calc.type.lower(), calc.type)
 
 
-def _is_1x1(kernel: str) -> bool:
-    return bool(kernel) and all(k == "1" for k in kernel.split("x"))
+def _is_1x1(calc: formulas.Calc) -> bool:
+    return bool(calc.kernel) and all(k == 1 for k in calc.kernel)
 
 
 def _stride_text(calc: formulas.Calc) -> str:
-    return f", /{calc.stride}" if calc.stride.strip("1x") else ""
+    """ ", /2" after a strided layer's label (any stride but 1, 11 included)."""
+    return f", /{formulas.stride_text(calc)}" if any(s != 1 for s in calc.stride) else ""
 
 
 def _noop_pool(calc: formulas.Calc) -> bool:
@@ -384,7 +385,7 @@ class _Net:
             convs = [i for i in rows if self.kinds[i] == "conv" and i not in self.absorbed]
             if len(convs) == 2:
                 title = f"basic block, {channels}"
-            elif len(convs) == 3 and all(_is_1x1(self.rows[i].calc.kernel) for i in convs[::2]):
+            elif len(convs) == 3 and all(_is_1x1(self.rows[i].calc) for i in convs[::2]):
                 groups = self.groups(convs[1])
                 title = (f"bottleneck {self.shape(convs[1])[1]}-{channels}"
                          + (f", g={groups}" if groups > 1 else ""))
@@ -417,7 +418,8 @@ class _Net:
         calc, kind = self.rows[row].calc, self.kinds[row]
         out = calc.out
         if kind == "conv":
-            text = (f"{calc.kernel} conv" if calc.kernel else calc.type) + (
+            kernel = formulas.kernel_text(calc)
+            text = (f"{kernel} conv" if kernel else calc.type) + (
                 f", {out[1]}" if len(out) > 1 else "") + _stride_text(calc)
             groups = self.groups(row)
             text += f", g={groups}" if groups > 1 else ""
@@ -427,12 +429,12 @@ class _Net:
             return f"fc {out[-1]}" if out else "fc"
         if kind == "pool":
             word = _POOL_WORDS.get(calc.kind, "pool")
-            if calc.kernel == "global" or (calc.windows and all(
+            if formulas.is_global_pool(calc) or (calc.windows and all(
                     w.out == 1 and w.kernel >= w.size for w in calc.windows)):
                 return f"global {word}"
-            if calc.kernel == "adaptive" or not calc.kernel:
-                return f"{calc.kernel} {word}".strip()
-            return f"{calc.kernel} {word}{_stride_text(calc)}"
+            if not calc.windows:  # adaptive, with uneven windows
+                return f"{formulas.kernel_text(calc)} {word}".strip()
+            return f"{formulas.kernel_text(calc)} {word}{_stride_text(calc)}"
         if kind == "lrn":
             return "LRN"
         if kind == "merge":

@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from cnnlib.analysis import Profile, Row, format_shape
-from cnnlib.formulas import Calc, human_bytes
+from cnnlib.formulas import Calc, human_bytes, is_global_pool, kernel_text
 
 #: Bytes of optimizer state per parameter, in units of one parameter's bytes.
 OPTIMIZER_STATE = {"sgd": 0, "sgd_momentum": 1, "adam": 2}
@@ -155,7 +155,8 @@ def _macs_sentence(profile: Profile) -> str | None:
         if r.calc.macs:
             kind = _kind(r.calc)
             if kind == "conv layer":
-                kind = f"{r.calc.kernel} conv" if r.calc.kernel else "conv"
+                kernel = kernel_text(r.calc)
+                kind = f"{kernel} conv" if kernel else "conv"
             groups[(kind, at)] += r.calc.macs
             layers[(kind, at)] += 1
     top = max(groups.values())
@@ -245,7 +246,7 @@ def _keeps(r: Row, batch_size: int, bytes_per_element: int) -> tuple[str, int]:
         return "inputs", 2 * c.out[1] * _STAT_BYTES
     if kind == "max_pool":
         return "inputs", numel * _INDEX_BYTES
-    if kind == "avg_pool" and c.kernel == "global":
+    if kind == "avg_pool" and is_global_pool(c):
         return "nothing", 0  # a global average pool runs as mean(), which keeps no tensor
     if kind == "dropout":
         return "nothing", numel * bytes_per_element

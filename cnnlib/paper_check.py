@@ -24,7 +24,7 @@ import pandas as pd
 
 from cnnlib import analysis, reference
 from cnnlib.analysis import Profile, Row, format_shape
-from cnnlib.formulas import Kind, human_bytes
+from cnnlib.formulas import Kind, human_bytes, kernel_text, stride_text
 from cnnlib.models import registry
 
 COLUMNS = ["quantity", "notes", "ours", "agrees", "why", "source"]
@@ -305,7 +305,7 @@ def _blocks(p: Profile) -> tuple[str, str]:
     found = (re.match(r"layer\d+\.\d+", r.block) for r in p.rows)
     blocks = list(dict.fromkeys(m[0] for m in found if m))
     stages = [sum(b.startswith(f"layer{s}.") for b in blocks) for s in range(1, 5)]
-    kernels = [r.calc.kernel for r in _rows(p, "conv") if r.block == blocks[0]]
+    kernels = [kernel_text(r.calc) for r in _rows(p, "conv") if r.block == blocks[0]]
     kind = "bottleneck" if len(kernels) == 3 else "basic"
     return "-".join(map(str, stages)), f"{kind} {'-'.join(kernels)}"
 
@@ -358,8 +358,8 @@ def _zfnet(p: Profile) -> list[dict[str, Any]]:
            f"{wide.totals['params']:,} parameters. The default follows slide 001's widths, "
            "which are per GPU (x 2).")
     return [
-        _text_row("conv1", _ZFNET_CONV1,
-                  f"{conv1.calc.kernel}/{conv1.calc.stride}, {conv1.calc.out[1]} filters", source),
+        _text_row("conv1", _ZFNET_CONV1, f"{kernel_text(conv1.calc)}/{stride_text(conv1.calc)}, "
+                  f"{conv1.calc.out[1]} filters", source),
         _text_row("widths, conv1-5 and fc6-7 (slide 001)", _ZFNET_WIDTHS_001,
                   "-".join(str(w // 2) for w in widths) + " x 2", source),
         _text_row("conv3-5 filters (slide 003)", _ZFNET_CONV345_003,

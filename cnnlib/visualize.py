@@ -161,9 +161,8 @@ def feature_maps(model: nn.Module, x: Tensor, layer: str) -> Tensor:
 def visual_layers(result: analysis.Profile, model: nn.Module) -> list[tuple[str, str]]:
     """Layers worth looking at: module rows with a CxHxW output, as (name, output shape)."""
     modules = dict(model.named_modules())
-    return [(name, shape) for name, shape in zip(result.layers["name"],
-                                                 result.layers["output_shape"], strict=True)
-            if name.partition("#")[0] in modules and shape.count("x") == 2]
+    return [(r.name, analysis.format_shape(r.calc.out[1:])) for r in result.rows
+            if r.name.partition("#")[0] in modules and len(r.calc.out) == 4]
 
 
 def output_channels(result: analysis.Profile) -> dict[str, int]:
