@@ -202,7 +202,7 @@ def padding_text(calc: Calc) -> str:
 
 
 def _tuple(value: int | Sequence[int], n: int) -> tuple[int, ...]:
-    return tuple(value) if isinstance(value, (tuple, list)) else (int(value),) * n
+    return tuple(value) if isinstance(value, Sequence) else (int(value),) * n
 
 
 def _window(size: int, kernel: int, stride: int, padding: int, dilation: int, ceil: bool) -> Window:
@@ -295,7 +295,7 @@ def linear(m: nn.Linear, x: Shape) -> Calc:
     """Fully connected: C_in*C_out multiply-adds per input vector."""
     if x[-1] != m.in_features:
         raise ShapeMismatchError(f"expects {m.in_features} input features but gets {x[-1]}")
-    params_terms = ((m.in_features, m.out_features),)
+    params_terms: tuple[tuple[int, ...], ...] = ((m.in_features, m.out_features),)
     if m.bias is not None:
         params_terms += ((m.out_features,),)
     vectors = x[1:-1]  # leading dims beyond the batch (none for a classifier)
@@ -310,7 +310,7 @@ def pool(m: nn.Module, x: Shape) -> Calc:
     dilation = getattr(m, "dilation", 1)
     stride = m.stride if m.stride is not None else m.kernel_size
     windows, spatial = _sliding(x, m.kernel_size, stride, m.padding, dilation,
-                                m.ceil_mode)
+                                bool(m.ceil_mode))
     ks = tuple(w.kernel for w in windows)
     macs_terms = ((x[1], *spatial, *ks),)
     kind: Kind = "max_pool" if isinstance(m, nn.modules.pooling._MaxPoolNd) else "avg_pool"
@@ -375,7 +375,7 @@ def norm(m: nn.Module, x: Shape) -> Calc:
     return calc
 
 
-def lrn(m: nn.Module, x: Shape) -> Calc:
+def lrn(m: nn.LocalResponseNorm | nn.CrossMapLRN2d, x: Shape) -> Calc:
     """Local response normalisation: a sum of squares over ``size`` neighbouring maps."""
     return _elementwise(type(m).__name__, x, per_element=int(m.size),
                         note=f"{m.size} MACs per element: squares summed over {m.size} maps",
@@ -448,7 +448,8 @@ def module_rule(m: nn.Module) -> Callable[[Any, Shape], Calc] | None:
     """The rule for a module (its class's nearest base with one), or None for the fallback."""
     if getattr(m, "transposed", False):
         return None  # transposed convolutions have no formula yet: meta fallback
-    return _rule_for_class(type(m))
+    cls: type = type(m)
+    return _rule_for_class(cls)
 
 
 @functools.cache

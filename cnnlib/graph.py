@@ -104,7 +104,8 @@ def _with_subclasses(cls: type) -> Iterator[type]:
     """``cls`` and torch's own classes derived from it (nn.Dropout from _DropoutNd); a user's
     subclass is left out, so the result does not depend on what is imported."""
     yield cls
-    for sub in cls.__subclasses__():
+    subclasses: list[type] = cls.__subclasses__()
+    for sub in subclasses:
         if sub.__module__.startswith("torch."):
             yield from _with_subclasses(sub)
 
@@ -363,11 +364,11 @@ class _Net:
         index: dict[str, int] = {}
         block_of: list[int | None] = []
         for prefixes in scopes:
-            scope = next((p for p in prefixes if p in chosen), None)
-            if scope is not None and scope not in index:
-                index[scope] = len(names)
-                names.append(scope)
-            block_of.append(index.get(scope) if scope is not None else None)
+            block = next((p for p in prefixes if p in chosen), None)
+            if block is not None and block not in index:
+                index[block] = len(names)
+                names.append(block)
+            block_of.append(index.get(block) if block is not None else None)
         return names, block_of, merge_blocks
 
     def block_title(self, b: int) -> tuple[str, str]:
@@ -509,9 +510,9 @@ class _Net:
             title, note = self.block_title(b)
             return Node(node_id, title, "block", note, self.block_names[b])
         parts: dict[str, list[int]] = {}
-        for i, b in zip(rows, (self._block_id(i) for i in rows), strict=True):
-            parts.setdefault(b, []).append(i)
-        inner = [self.node(b, part, "blocks") for b, part in parts.items()]
+        for i, block_id in zip(rows, (self._block_id(i) for i in rows), strict=True):
+            parts.setdefault(block_id, []).append(i)
+        inner = [self.node(block_id, part, "blocks") for block_id, part in parts.items()]
         if len(inner) == 1:
             return dataclasses.replace(inner[0], id=node_id)
         lines = _runs([line for n in inner for line in n.label.split("\n")])
@@ -543,11 +544,11 @@ class _Net:
         flows: list[tuple[str, str, int, str]] = []  # (from, to, row carrying the data, shortcut)
         for i, dst in enumerate(ids):
             shortcut = self.shortcuts.get(i)
-            for src in self.inputs[i]:
+            for source in self.inputs[i]:
                 kind = ""
-                if shortcut is not None and src == shortcut.src and dst == f"n{i}":
+                if shortcut is not None and source == shortcut.src and dst == f"n{i}":
                     kind = "projection" if shortcut.reshapes else "identity"
-                flows.append((ids[src] if src >= 0 else "input", dst, src, kind))
+                flows.append((ids[source] if source >= 0 else "input", dst, source, kind))
         sinks = [i for i in range(len(ids)) if not self.consumers[i]]
         flows += [(ids[i], "output", i, "") for i in sinks] or [("input", "output", -1, "")]
         arrived = {"input": self.shape_text(-1)}  # node -> the shape of its first input

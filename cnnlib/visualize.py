@@ -187,8 +187,9 @@ def activation_grid(maps: Tensor, top_k: int = 16, per_row: int | None = None) -
     tiles = maps[order].float().unsqueeze(1).expand(-1, 3, -1, -1)
     grid = make_grid(tiles, nrow=per_row or math.ceil(math.sqrt(len(order))), padding=1,
                      normalize=True, scale_each=True, pad_value=1.0)
+    c, h, w = maps.shape
     return ActivationGrid(_to_uint8(grid), tuple(order.tolist()),
-                          tuple(means[order].tolist()), tuple(maps.shape))
+                          tuple(means[order].tolist()), (c, h, w))
 
 
 # ---------------------------------------------------------------- projections
