@@ -185,12 +185,13 @@ class Row:
     rf_in: tuple[int, ...]
     jump_in: tuple[int, ...]
     block: str
-    stage: str
+    stage: tuple[int, ...]  # the output's spatial size; () after flattening (the "head")
 
 
 @functools.lru_cache(maxsize=256)
-def _stage(spatial: tuple[int, ...]) -> str:
-    return format_shape(spatial)
+def stage_text(stage: tuple[int, ...]) -> str:
+    """A stage as the ``stage`` column shows it: "56x56", or "head" after flattening."""
+    return format_shape(stage) if stage else "head"
 
 
 def _path(node: fx.Node) -> str:
@@ -417,7 +418,7 @@ class _Walk:
         if self.names[name] > 1:
             name = f"{name}#{self.names[name]}"
         out = calc.out
-        stage = _stage(out[2:]) if len(out) > 2 else "head"
+        stage = tuple(out[2:])
         block = _scope(node)
         if node.op == "call_module":
             block = block.rpartition(".")[0]
@@ -638,8 +639,8 @@ def _result(name: str, size: tuple[int, int, int], walk: _Walk, flops: bool,
             r.name, c.type, format_shape(c.out[1:]), formulas.kernel_text(c),
             formulas.stride_text(c), formulas.padding_text(c), c.params,
             activations, activations * bytes_per_element, c.macs * (2 if flops else 1),
-            r.out.rf[0] if r.out.rf else 1, r.out.jump[0] if r.out.jump else 1, r.stage,
-            r.block))
+            r.out.rf[0] if r.out.rf else 1, r.out.jump[0] if r.out.jump else 1,
+            stage_text(r.stage), r.block))
     columns = [("flops" if flops and col == "macs" else col) for col in COLUMNS]
     layers = pd.DataFrame.from_records(records, columns=columns)
     allocated = sum(rec[7] for rec, r in zip(records, rows, strict=True) if not r.calc.inplace)

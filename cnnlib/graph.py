@@ -63,7 +63,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from cnnlib import formulas
-from cnnlib.analysis import Profile, format_shape
+from cnnlib.analysis import Profile, format_shape, stage_text
 
 #: Levels of detail, from the fewest nodes to every row.
 DETAILS = ("stages", "blocks", "layers", "all")
@@ -228,7 +228,8 @@ class _Net:
         for i in range(len(self.rows)):
             own = i not in self.absorbed and (len(self.inputs[i]) != 1 or self._is_layer(i))
             self.rep.append(i if own else self._rep(self.inputs[i][0]))
-        self.stage_keys: list[str] = []  # filled in row order: a row's key may be its input's
+        # each row's stage, by resolution; filled in row order: a row's key may be its input's
+        self.stage_keys: list[tuple[int, ...]] = []
         for i in range(len(self.rows)):
             self.stage_keys.append(self._stage_key(i))
         self.block_names, self.block_of, self.merge_blocks = self._blocks()
@@ -320,14 +321,14 @@ class _Net:
         # an nn.Module with no rule (Upsample, ConvTranspose2d) is a layer; a function is glue
         return kind in ("conv", "fc", "lrn") or (kind == "other" and calc.type[:1].isupper())
 
-    def _stage_key(self, row: int) -> str:
+    def _stage_key(self, row: int) -> tuple[int, ...]:
         """The resolution a row's stage is known by: its output's for a weight layer or a merge;
         its input's stage for the rest, so a pool (or LRN, flatten) ends the stage before it
         rather than starting one, as the papers group "conv, pool, norm" into one layer."""
         ins = self.inputs[row]
         if len(ins) != 1 or self.kinds[row] in ("conv", "fc"):
             return self.rows[row].stage
-        return self.stage_keys[ins[0]] if ins[0] >= 0 else format_shape(self.shape(-1)[2:])
+        return self.stage_keys[ins[0]] if ins[0] >= 0 else self.shape(-1)[2:]
 
     # ------------------------------------------------------------ blocks
 
@@ -336,7 +337,7 @@ class _Net:
         merges = {r.block for i, r in enumerate(self.rows) if len(self.inputs[i]) >= 2 and r.block}
         merge_blocks = {s for s in merges if not any(p in merges for p in _prefixes(s)[:-1])}
         scopes = [_prefixes(r.block) for r in self.rows]
-        stages: dict[str, set[str]] = {}
+        stages: dict[str, set[tuple[int, ...]]] = {}
         weights: Counter[str] = Counter()
         has_merge_block: set[str] = set()
         for i, prefixes in enumerate(scopes):
@@ -349,7 +350,7 @@ class _Net:
 
         def plain(scope: str) -> bool:
             found = stages.get(scope, set())
-            return (scope not in has_merge_block and len(found) == 1 and "head" not in found
+            return (scope not in has_merge_block and len(found) == 1 and () not in found
                     and weights[scope] >= 2)
 
         children: dict[str, list[str]] = {}
@@ -483,7 +484,8 @@ class _Net:
         for i, b in enumerate(blocks):
             last[b] = i
         stage_of: dict[str, str] = {}
-        key, count = None, -1
+        key: tuple[int, ...] | None = None
+        count = -1
         for b, i in last.items():
             if b != "input":
                 if self._key(b, i) != key:
@@ -491,7 +493,7 @@ class _Net:
                 stage_of[b] = f"s{count}"
         return stage_of
 
-    def _key(self, block_level_id: str, last_row: int) -> str:
+    def _key(self, block_level_id: str, last_row: int) -> tuple[int, ...]:
         """The resolution of a block-level node: its last row's, or its layer's."""
         if block_level_id.startswith("b"):
             return self.stage_keys[last_row]
@@ -518,8 +520,8 @@ class _Net:
         lines = _runs([line for n in inner for line in n.label.split("\n")])
         first, part = next(iter(parts.items()))
         key = self._key(first, part[-1])
-        note = "" if key == "head" else f"at {key}"
-        return Node(node_id, "\n".join(lines), "block", note, f"the {key} stage")
+        note = f"at {stage_text(key)}" if key else ""
+        return Node(node_id, "\n".join(lines), "block", note, f"the {stage_text(key)} stage")
 
     def graph(self, detail: str) -> Graph:
         """Input, one node per group of rows at ``detail`` (in the rows' order), output."""
