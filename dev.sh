@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# One entry for a fresh machine: `./dev.sh app` starts the dashboard, `./dev.sh test` runs the
-# tests. Each first creates .venv (or updates it when a requirements file changed) and installs
-# into it (the test command also Debian's chromium and graphviz, for the browser and graph
-# tests), so nothing else needs setting up.
+# One entry for a fresh machine: `./dev.sh app` starts the dashboard, `./dev.sh test` lints,
+# type-checks and runs the tests. Each first creates .venv (or updates it when a requirements
+# file changed) and installs into it (the test command also Debian's chromium and graphviz,
+# for the browser and graph tests), so nothing else needs setting up.
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
@@ -49,6 +49,7 @@ case "${1:-}" in
     ensure_system_tools
     shift
     .venv/bin/ruff check .
+    .venv/bin/mypy  # what it checks, and how strictly: [tool.mypy] in pyproject.toml
     exec .venv/bin/python -m pytest "$@"
     ;;
   *)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import resource
@@ -202,18 +203,23 @@ async def _light_session(url: str, path: str, timeout_s: float) -> Session:
     run has finished; an exception or error element, or an unknown page, is its problem."""
     import websockets
     from streamlit.proto.BackMsg_pb2 import BackMsg
+    from websockets.typing import Subprotocol
 
     session, start = Session(path), time.perf_counter()
     page, _, query = path.partition("?")
     rerun = BackMsg()
     rerun.rerun_script.page_name, rerun.rerun_script.query_string = page, query
     stream = url.replace("http://", "ws://") + "/_stcore/stream"
-    try:
-        async with asyncio.timeout(timeout_s), websockets.connect(
-                stream, subprotocols=["streamlit"], max_size=None) as ws:
+
+    async def run() -> Session:
+        async with websockets.connect(stream, subprotocols=[Subprotocol("streamlit")],
+                                      max_size=None) as ws:
             await ws.send(rerun.SerializeToString())
             return await _read_run(ws, session, start)
-    except TimeoutError:
+
+    try:  # wait_for, not asyncio.timeout(): that came in Python 3.11, and we support 3.10
+        return await asyncio.wait_for(run(), timeout_s)
+    except asyncio.TimeoutError:  # TimeoutError itself since 3.11
         session.problem = f"not settled after {timeout_s:.0f} s"
         return session
 
@@ -375,7 +381,7 @@ def _pages_main(names: list[str]) -> None:
     print(f"{'model':<18}{'graph':>7}{'table':>7}{'charts':>8}{'memory':>8}{'paper':>7}"
           f"{'torchinfo':>11}  (ms)  torchinfo / graph view")
     for name, (graph, table, charts, memory, paper) in times.items():
-        peer = bench.best(lambda n=name: bench.torchinfo_summary(n), 1) * 1000
+        peer = bench.best(functools.partial(bench.torchinfo_summary, name), 1) * 1000
         print(f"{name:<18}{graph:>7.0f}{table:>7.0f}{charts:>8.0f}{memory:>8.0f}{paper:>7.0f}"
               f"{peer:>11.0f}  {peer / graph:.1f}x")
     worst = max(max(t) for t in times.values())

@@ -9,6 +9,8 @@ Every number comes from :mod:`cnnlib.layer_lab`; this page only lays it out.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
@@ -33,7 +35,8 @@ MAX_DRAWN = 64
 #: Outlined filter positions on the drawing (the first row's), so overlaps stay readable.
 MAX_OUTLINED = 8
 #: Inception inputs in the URL, by layer_lab.inception_cost's argument names.
-INCEPTION_KEYS = {"h": "inc_h", "c_in": "inc_cin", "c_out": "inc_cout", "reduce": "inc_reduce"}
+INCEPTION_KEYS: dict[Literal["h", "c_in", "c_out", "reduce"], str] = {
+    "h": "inc_h", "c_in": "inc_cin", "c_out": "inc_cout", "reduce": "inc_reduce"}
 
 
 def formulas_list(explain: dict[str, str], keys: tuple[str, ...]) -> None:
@@ -232,25 +235,26 @@ def comparison(cmp: layer_lab.CostComparison, unit: str) -> None:
     show(fig, key=f"bars-{cmp.quantity}")
 
 
-def set_inception(values: dict[str, int]) -> None:
+def set_inception(example: layer_lab.InceptionExample) -> None:
     for arg, key in INCEPTION_KEYS.items():
-        st.session_state[key] = values[arg]
-        st.query_params[key] = str(values[arg])
+        st.session_state[key] = example[arg]
+        st.query_params[key] = str(example[arg])
 
 
 def inception_section() -> None:
     st.caption("GoogLeNet's trick: a cheap 1x1 convolution first shrinks the depth, so the "
                "expensive 5x5 runs on few channels (multiplies counted as the slides do).")
     presets = st.columns(3)
-    for col, (name, values) in zip(presets, layer_lab.INCEPTION_EXAMPLES.items(), strict=False):
-        col.button(f"Slides: {name}", on_click=set_inception, args=(values,),
+    for col, (name, example) in zip(presets, layer_lab.INCEPTION_EXAMPLES.items(), strict=False):
+        col.button(f"Slides: {name}", on_click=set_inception, args=(example,),
                    key=f"preset-{name}")
     default = next(iter(layer_lab.INCEPTION_EXAMPLES.values()))
     labels = {"h": "H (= W)", "c_in": "C_in", "c_out": "C_out (5x5)",
               "reduce": "1x1 reduce to"}
-    values = number_row(*((labels[arg], key, default[arg], 1, 2048)
-                          for arg, key in INCEPTION_KEYS.items()))
-    comparison(layer_lab.inception_cost(**dict(zip(INCEPTION_KEYS, values, strict=True))),
+    h, c_in, c_out, reduce = number_row(
+        *((labels[arg], key, default[arg], 1, 2048)
+          for arg, key in INCEPTION_KEYS.items()))
+    comparison(layer_lab.inception_cost(h=h, c_in=c_in, c_out=c_out, reduce=reduce),
                "multiply-adds")
 
 

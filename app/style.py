@@ -8,7 +8,7 @@ styles anything itself.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import streamlit as st
 
@@ -37,7 +37,7 @@ html { font-size: 20px; }
 """
 
 
-def sidebar_state() -> str:
+def sidebar_state() -> Literal["collapsed", "auto"]:
     """The sidebar's state on load: collapsed in classroom mode, so the figure has the width
     (it opens with its arrow, and Visualize's settings live there)."""
     on = st.session_state.get("classroom", st.query_params.get("classroom") == "1")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import streamlit as st
 
@@ -40,9 +41,11 @@ def start_form(expanded: bool) -> None:
     with st.expander("Start a run", expanded=expanded):
         cuda = gpu_available()
         offered = [p for p in PRESETS.values() if cuda or p.name != "gpu"]
-        choice = st.radio("What to train", [*(p.name for p in offered), "custom"],
-                          format_func=lambda n: PRESETS[n].label if n in PRESETS else
-                          "custom settings", horizontal=True, key="preset")
+        # cast: Streamlit's stubs take typing.Never from Python 3.11, so mypy's 3.10 mode
+        # (the oldest Python we support) reads every st.radio as its no-options overload
+        choice = cast(str, st.radio("What to train", [*(p.name for p in offered), "custom"],
+                                    format_func=lambda n: PRESETS[n].label if n in PRESETS
+                                    else "custom settings", horizontal=True, key="preset"))
         with st.form("new-run"):
             a, b, c = st.columns(3)
             if choice == "custom":
@@ -67,7 +70,8 @@ def start_form(expanded: bool) -> None:
                 c.markdown(f"{chosen.recipe} recipe, batch "
                            f"{chosen.batch_size or 'of the recipe'}")
             devices = ["cuda", "cpu"] if cuda else ["cpu"]
-            device = c.radio("Device", devices, format_func={"cuda": "GPU", "cpu": "CPU"}.get)
+            device = cast(str, c.radio("Device", devices,  # cast: see choice above
+                                       format_func={"cuda": "GPU", "cpu": "CPU"}.get))
             data = st.text_input("Data", os.environ.get("CNNLIB_TRAIN_DATA", "cifar10"),
                                  help="'cifar10' downloads it once; or a folder with train/ "
                                       "and test/ sub-folders of one folder per class.")

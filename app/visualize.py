@@ -215,7 +215,8 @@ def picture_of(picked: tuple[str, bytes], loaded: weights.LoadedWeights, model_k
             col.image(picture, caption=text)
         cols[-1].image(shown, caption=f"normalised: {seen.normalise}")
     try:
-        result = analyse(model_key, loaded.model, tuple(x.shape[1:]))
+        c, h, w = x.shape[1:]
+        result = analyse(model_key, loaded.model, (c, h, w))
     except CnnlibError as exc:
         st.error(plain(str(exc)))
         return None
@@ -318,12 +319,15 @@ def occlusion_view(loaded: weights.LoadedWeights, pic: Picture) -> None:
                    f"positions, a forward pass each; this page does at most "
                    f"{visualize.MAX_OCCLUSION_POSITIONS}, so it steps by {stride}.")
     progress = st.progress(0.0, text="Occluding...")
+
+    def show_progress(done: int, total: int) -> None:
+        progress.progress(done / total, text=f"Occluding: {done} of {total} positions")
+
     # a session memo, not st.cache_data: the computation draws its progress into the page
     occ = session_memo(("occlusion", *pic.key, window, stride, target_name),
                        lambda: visualize.occlusion(
         loaded.model, x, target=visualize.class_index(target_name, loaded.categories),
-        window=window, stride=stride, progress=lambda d, t:
-        progress.progress(d / t, text=f"Occluding: {d} of {t} positions")))
+        window=window, stride=stride, progress=show_progress))
     progress.empty()
     st.subheader(f"'{target_name}' (whole image: {occ.baseline:.1%}) with a "
                  f"{occ.window}-pixel grey square at each place")

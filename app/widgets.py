@@ -94,7 +94,7 @@ def _sync(key: str) -> None:
 
 
 def query_select(label: str, options: Sequence[Any], key: str, default: Any = None,
-                 format_func: Callable[[Any], str] = str, radio: bool = False,
+                 format_func: Callable[[Any], Any] = str, radio: bool = False,
                  **kwargs: Any) -> Any:
     """A selectbox (or radio) whose value is mirrored in ``?key=`` of the URL.
 
@@ -108,7 +108,8 @@ def query_select(label: str, options: Sequence[Any], key: str, default: Any = No
         if wanted is not None and wanted not in by_text:
             st.warning(plain(f"{shown(wanted)} is not a valid {label.lower()}; showing the "
                              "default."))
-        initial = by_text.get(wanted, default if default in options else options[0])
+        fallback = default if default in options else options[0]
+        initial = by_text[wanted] if wanted is not None and wanted in by_text else fallback
         st.session_state[key] = initial
     elif st.session_state[key] not in options:  # options changed (another model chosen)
         st.session_state[key] = default if default in options else options[0]

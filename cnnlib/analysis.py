@@ -185,12 +185,13 @@ class Row:
     rf_in: tuple[int, ...]
     jump_in: tuple[int, ...]
     block: str
-    stage: str
+    stage: tuple[int, ...]  # the output's spatial size; () after flattening (the "head")
 
 
 @functools.lru_cache(maxsize=256)
-def _stage(spatial: tuple[int, ...]) -> str:
-    return format_shape(spatial)
+def stage_text(stage: tuple[int, ...]) -> str:
+    """A stage as the ``stage`` column shows it: "56x56", or "head" after flattening."""
+    return format_shape(stage) if stage else "head"
 
 
 def _path(node: fx.Node) -> str:
@@ -230,7 +231,7 @@ def _shapes(value: Any) -> Any:
     return value
 
 
-def _run_on_meta(fn: Callable, args: tuple, kwargs: dict) -> tuple[Calc, Any]:
+def _run_on_meta(fn: Callable, args: tuple, kwargs: dict) -> tuple[Calc | None, Any]:
     """The fallback for layers without a formula: run the op itself on meta tensors.
 
     An output that is a view of an input (``x[:, :, ::2]``, ``reshape``) allocates nothing, so
@@ -308,13 +309,14 @@ class _Walk:
             if rule is not None and len(args) == 1 and isinstance(args[0], _Val) and not kwargs:
                 calc = self._apply(node, rule, module, args[0].shape)
             else:
-                calc, passthrough = self._fallback(node, self._module_fn(module), args, kwargs)
-                if calc is None:  # returns no single tensor (a tuple...): not a table row
+                ran, passthrough = self._fallback(node, self._module_fn(module), args, kwargs)
+                if ran is None:  # returns no single tensor (a tuple...): not a table row
                     return passthrough
+                calc = ran
                 calc.type = type(module).__name__
             calc.params, calc.params_terms = self._own_params(module, calc)
             return self._emit(node, str(node.target), calc, inputs)
-        fn = node.target if node.op == "call_function" else None
+        fn = node.target if node.op == "call_function" and callable(node.target) else None
         rule = formulas.FUNCTION_RULES.get(node.target)
         if rule is not None and inputs:
             calc = self._apply(node, rule, *_shapes(args), **_shapes(kwargs))
@@ -323,13 +325,14 @@ class _Walk:
             if fn is None:  # a method: call it on the first (tensor) argument
                 method = str(node.target)
                 fn = lambda obj, *a, **k: getattr(obj, method)(*a, **k)  # noqa: E731
-            calc, passthrough = self._fallback(node, fn, args, kwargs)
-            if calc is None:
+            ran, passthrough = self._fallback(node, fn, args, kwargs)
+            if ran is None:
                 return passthrough
+            calc = ran
             calc.type = _op_name(node)
         if not inputs:  # a tensor made from nothing (torch.zeros(...)): not a layer
             ones = (1,) * len(self.image)
-            return _Val(calc.out, ones, ones, 0, -1, (0.0,) * len(ones))
+            return _Val(TShape(calc.out), ones, ones, 0, -1, (0.0,) * len(ones))
         scope = _scope(node)
         return self._emit(node, f"{scope}.{_op_name(node)}" if scope else _op_name(node),
                           calc, inputs)
@@ -351,7 +354,8 @@ class _Walk:
         so its weights are not swapped out, even for a moment."""
         return _meta_twin(module)
 
-    def _fallback(self, node: fx.Node, fn: Callable, args: tuple, kwargs: dict) -> tuple:
+    def _fallback(self, node: fx.Node, fn: Callable, args: tuple, kwargs: dict
+                  ) -> tuple[Calc | None, Any]:
         try:
             return _run_on_meta(fn, args, kwargs)
         except CnnlibError:
@@ -414,7 +418,7 @@ class _Walk:
         if self.names[name] > 1:
             name = f"{name}#{self.names[name]}"
         out = calc.out
-        stage = _stage(out[2:]) if len(out) > 2 else "head"
+        stage = tuple(out[2:])
         block = _scope(node)
         if node.op == "call_module":
             block = block.rpartition(".")[0]
@@ -510,8 +514,8 @@ def _meta_twin(module: nn.Module) -> nn.Module:
     """A shallow copy of ``module`` (and of its submodules) whose parameters and buffers are
     meta tensors of the same shapes; the original is not touched."""
     twin = copy.copy(module)
-    twin._parameters = {k: None if v is None else torch.empty_like(v, device="meta")  # type: ignore[assignment]
-                        for k, v in module._parameters.items()}
+    twin._parameters = {k: None if v is None else torch.empty_like(v, device="meta")  # type: ignore[misc]
+                        for k, v in module._parameters.items()}  # meta tensors stand in
     twin._buffers = {k: None if v is None else torch.empty_like(v, device="meta")
                      for k, v in module._buffers.items()}
     twin._modules = {k: None if m is None else _meta_twin(m) for k, m in module._modules.items()}
@@ -632,10 +636,11 @@ def _result(name: str, size: tuple[int, int, int], walk: _Walk, flops: bool,
         c = r.calc
         activations = math.prod(c.out[1:])
         records.append((
-            r.name, c.type, format_shape(c.out[1:]), c.kernel, c.stride, c.padding, c.params,
+            r.name, c.type, format_shape(c.out[1:]), formulas.kernel_text(c),
+            formulas.stride_text(c), formulas.padding_text(c), c.params,
             activations, activations * bytes_per_element, c.macs * (2 if flops else 1),
-            r.out.rf[0] if r.out.rf else 1, r.out.jump[0] if r.out.jump else 1, r.stage,
-            r.block))
+            r.out.rf[0] if r.out.rf else 1, r.out.jump[0] if r.out.jump else 1,
+            stage_text(r.stage), r.block))
     columns = [("flops" if flops and col == "macs" else col) for col in COLUMNS]
     layers = pd.DataFrame.from_records(records, columns=columns)
     allocated = sum(rec[7] for rec, r in zip(records, rows, strict=True) if not r.calc.inplace)

@@ -20,17 +20,21 @@ prints its wall time and plain-56's final training error minus plain-20's.
 from __future__ import annotations
 
 import argparse
+import functools
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch.utils import data as torch_data
 
 from cnnlib import analysis
 from cnnlib.models import registry
+
+if TYPE_CHECKING:  # imported where used: the analysis benchmark never loads training
+    from cnnlib import train
 
 
 def best(fn: Callable[[], object], repeat: int) -> float:
@@ -68,10 +72,10 @@ def analysis_rss_mb(name: str, input_size: str) -> float:
 def bench_analysis(models: Sequence[str], repeat: int, peer: bool) -> None:
     print(f"{'model':<20} {'cold ms':>9} {'warm ms':>9} {'torchinfo ms':>13} {'ratio':>7}")
     for name in models:
-        cold = best(lambda n=name: _cold(n), repeat)
-        warm = best(lambda n=name: analysis.profile(n), repeat)
+        cold = best(functools.partial(_cold, name), repeat)
+        warm = best(functools.partial(analysis.profile, name), repeat)
         if peer:
-            ti = best(lambda n=name: torchinfo_summary(n), repeat)
+            ti = best(functools.partial(torchinfo_summary, name), repeat)
             print(f"{name:<20} {cold * 1e3:9.1f} {warm * 1e3:9.1f} {ti * 1e3:13.0f} "
                   f"{ti / cold:6.1f}x")
         else:
@@ -101,15 +105,15 @@ def bench_visualize(repeat: int) -> None:
     print(f"{'ResNet-50, 224x224':<44} {'ours ms':>9} {'peer ms':>9}  peer")
     full = best(lambda: model(x), repeat)
     for layer in ("layer1.0.conv1", "layer3.5.relu#3", "layer4.2.relu#3"):
-        ours = best(lambda ly=layer: visualize.feature_maps(model, x, ly), repeat)
+        ours = best(functools.partial(visualize.feature_maps, model, x, layer), repeat)
         print(f"{'activations of ' + layer:<44} {ours * 1e3:9.0f} {full * 1e3:9.0f}  "
               "a full forward pass")
     for window, stride in ((56, 28), (32, 16)):
         steps = ((224 - window) // stride + 1) ** 2
-        ours = best(lambda w=window, s=stride: visualize.occlusion(model, x, 0, w, s), 1)
-        peer = best(lambda w=window, s=stride: Occlusion(model).attribute(
-            x, sliding_window_shapes=(3, w, w), strides=(3, s, s), target=0,
-            perturbations_per_eval=4), 1)
+        ours = best(functools.partial(visualize.occlusion, model, x, 0, window, stride), 1)
+        peer = best(functools.partial(
+            Occlusion(model).attribute, x, sliding_window_shapes=(3, window, window),
+            strides=(3, stride, stride), target=0, perturbations_per_eval=4), 1)
         print(f"{f'occlusion {window}px square, stride {stride} ({steps} passes)':<44} "
               f"{ours * 1e3:9.0f} {peer * 1e3:9.0f}  captum Occlusion, same batches of 4")
 
@@ -200,7 +204,7 @@ def step_images_per_s(name: str, batch: int, channels_last: bool, bf16: bool, th
 
 
 def our_images_per_s(models: Sequence[str], dataset: Any, device: Any, steps: int,
-                     batch: int, precision: str = "auto") -> float:
+                     batch: int, precision: train.Precision = "auto") -> float:
     """Training images/s of :func:`cnnlib.train.train`'s loop (data on the device, batched
     augmentation, lockstep): the second of two epochs of ``steps`` steps each, as its
     records report it (evaluation not included)."""

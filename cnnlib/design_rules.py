@@ -20,6 +20,7 @@ import functools
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from torch import nn
 
@@ -87,7 +88,7 @@ def _sites(text: str, profile: Profile) -> list[_Site]:
     sites = []
     for name, layer in net.origins.items():
         own = rows.get(name)
-        if not own or (all(r.calc.type == "Flatten" for r in own)
+        if not own or (all(r.calc.kind == "reshape" for r in own)
                        and not isinstance(layer, spec.Flatten)):
             continue  # an fc's (or gap's) own flatten: the fc's module stands for its token
         source = own[0].inputs[0] if own[0].inputs else -1
@@ -96,13 +97,17 @@ def _sites(text: str, profile: Profile) -> list[_Site]:
     return sites
 
 
-def _first_per_token(sites: list[_Site], kind: type) -> Iterator[_Site]:
-    """The first module each token of ``kind`` made: ``[conv7-64 relu]*3`` gets one hint."""
+L = TypeVar("L", bound=spec.Layer)
+
+
+def _first_per_token(sites: list[_Site], kind: type[L]) -> Iterator[tuple[_Site, L]]:
+    """The first module each token of ``kind`` made, with its token as a ``kind``:
+    ``[conv7-64 relu]*3`` gets one hint."""
     seen: set[int] = set()
     for s in sites:
         if isinstance(s.layer, kind) and s.layer.position not in seen:
             seen.add(s.layer.position)
-            yield s
+            yield s, s.layer
 
 
 def _hint(rule: str, message: str, layer: spec.Layer) -> Hint:
@@ -146,11 +151,11 @@ def _large_filters(sites: list[_Site], profile: Profile) -> Iterator[Hint]:
     weights and those of the stack that would replace it, which can be more: then the gain is
     the extra non-linearities, and the message says so.
     """
-    for s in _first_per_token(sites, spec.Conv):
-        k = s.layer.kernel
+    for s, conv in _first_per_token(sites, spec.Conv):
+        k = conv.kernel
         if k < 5 or k % 2 == 0:
             continue
-        n, c_in, c = (k - 1) // 2, s.input[1], s.layer.filters
+        n, c_in, c = (k - 1) // 2, s.input[1], conv.filters
         cost = _stack_cost(c, n, s.input[2])
         big, stack = (int(v) for v in cost.table["params"])
         rf = int(cost.table["receptive_field"].iloc[1])
@@ -235,8 +240,8 @@ def _shrinking_convs(sites: list[_Site], profile: Profile) -> Iterator[Hint]:
     fully connected layer on purpose and is left alone; so are even kernels, which no
     symmetric padding keeps the size of.
     """
-    for s in _first_per_token(sites, spec.Conv):
-        layer, out = s.layer, s.row.calc.out
+    for s, layer in _first_per_token(sites, spec.Conv):
+        out = s.row.calc.out
         if layer.stride != 1 or layer.kernel % 2 == 0 or all(d == 1 for d in out[2:]):
             continue
         if not any(o < i for o, i in zip(out[2:], s.input[2:], strict=True)):
@@ -330,12 +335,12 @@ def _heavy_fc(sites: list[_Site], profile: Profile) -> Iterator[Hint]:
     """An fc on a flattened map holding most of the parameters, against a global average pool
     first (NiN, GoogLeNet): the fc then reads one number per channel."""
     total = profile.totals["params"]
-    for s in _first_per_token(sites, spec.Linear):
+    for s, fc in _first_per_token(sites, spec.Linear):
         calc = s.row.calc
         fmap = _flattened_map(profile, s.row)
         if calc.params <= HEAVY_FC_SHARE * total or fmap is None or math.prod(fmap[1:]) == 1:
             continue
-        features = s.layer.features
+        features = fc.features
         pooled = formulas.linear(nn.Linear(fmap[0], features, bias=len(calc.params_terms) > 1,
                                            device="meta"), (1, fmap[0]))
         message = (f"{s.layer.token} sees the {format_shape(fmap)} map flattened, "

@@ -29,9 +29,9 @@ def write_atomic_all(files: dict[Path, Callable[[Path], Any]]) -> None:
     try:
         for path, write in files.items():
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+            fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
             os.close(fd)
-            temps[path] = Path(tmp)
+            temps[path] = Path(name)
             write(temps[path])
         for path, tmp in temps.items():
             os.replace(tmp, path)

@@ -19,7 +19,7 @@ import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, Literal, get_args
 
 import torch
 import torch.nn.functional as F
@@ -68,6 +68,15 @@ class TShape(tuple):
 #: How a layer changes the receptive field: "window" (a sliding window with the Calc's
 #: kernel/stride/dilation), "global" (every output sees the whole input), "same" (unchanged).
 RF_WINDOW, RF_GLOBAL, RF_SAME = "window", "global", "same"
+
+#: What a layer is, the one home of that fact: each rule sets its Calc's kind, and the graph,
+#: the sentences, the training-memory estimate, the paper check and the design hints read it
+#: instead of guessing from type names. Fine enough for what they tell apart (a max pool keeps
+#: indices for backward, a residual add is a shortcut's end); a layer with no rule (the meta
+#: fallback) is "other".
+Kind = Literal["conv", "fc", "max_pool", "avg_pool", "batch_norm", "norm", "lrn", "activation",
+               "dropout", "identity", "reshape", "add", "concat", "mul", "other"]
+KINDS: tuple[Kind, ...] = get_args(Kind)
 
 
 class EmptyOutputError(Exception):
@@ -129,15 +138,27 @@ class Calc:
     macs: int = 0
     params_terms: tuple[tuple[int, ...], ...] = ()  # params = sum of products of these
     macs_terms: tuple[tuple[int, ...], ...] = ()  # macs = sum of products of these
-    windows: tuple[Window, ...] = ()
-    kernel: str = ""
-    stride: str = ""
-    padding: str = ""
+    windows: tuple[Window, ...] = ()  # the sliding window per spatial dim, if the layer has one
     rf: str = RF_SAME
     weight_layer: bool = False  # counts towards depth (conv, linear)
     inplace: bool = False  # writes into its input: allocates no new activation memory
     warning: str | None = None
     note: str = ""  # how the MACs are counted, for explain()
+    kind: Kind = "other"  # what the layer is, set by its rule (see Kind)
+
+    # The window's numbers as integers, one per spatial dim (empty without a window); the
+    # table's text ("3x3", "2", "global") is made from them by kernel_text & co. where shown.
+    @property
+    def kernel(self) -> tuple[int, ...]:
+        return tuple(w.kernel for w in self.windows)
+
+    @property
+    def stride(self) -> tuple[int, ...]:
+        return tuple(w.stride for w in self.windows)
+
+    @property
+    def padding(self) -> tuple[int, ...]:
+        return tuple(w.padding for w in self.windows)
 
 
 def prod(values: Sequence[int]) -> int:
@@ -154,8 +175,34 @@ def _fmt_dims(values: Sequence[int], square_as_one: bool) -> str:
     return "x".join(str(v) for v in values)
 
 
+def is_global_pool(calc: Calc) -> bool:
+    """A pool over the whole map (adaptive to 1x1): it has no single window to print."""
+    return (calc.kind in ("max_pool", "avg_pool") and not calc.windows
+            and all(d == 1 for d in calc.out[2:]))
+
+
+def kernel_text(calc: Calc) -> str:
+    """The kernel column: "3x3"; for a pool without a single window "global" (1x1 output) or
+    "adaptive" (uneven windows); "" for a layer without a window."""
+    if calc.windows:
+        return _fmt_dims(calc.kernel, False)
+    if calc.kind in ("max_pool", "avg_pool"):
+        return "global" if is_global_pool(calc) else "adaptive"
+    return ""
+
+
+def stride_text(calc: Calc) -> str:
+    """The stride column: "2", or "2x1" where the dimensions differ; "" without a window."""
+    return _fmt_dims(calc.stride, True) if calc.windows else ""
+
+
+def padding_text(calc: Calc) -> str:
+    """The padding column, written as the stride is."""
+    return _fmt_dims(calc.padding, True) if calc.windows else ""
+
+
 def _tuple(value: int | Sequence[int], n: int) -> tuple[int, ...]:
-    return tuple(value) if isinstance(value, (tuple, list)) else (int(value),) * n
+    return tuple(value) if isinstance(value, Sequence) else (int(value),) * n
 
 
 def _window(size: int, kernel: int, stride: int, padding: int, dilation: int, ceil: bool) -> Window:
@@ -181,9 +228,6 @@ def _sliding(
 
 def _window_labels(calc: Calc, windows: tuple[Window, ...]) -> None:
     calc.windows = windows
-    calc.kernel = "x".join(str(w.kernel) for w in windows)
-    calc.stride = _fmt_dims([w.stride for w in windows], True)
-    calc.padding = _fmt_dims([w.padding for w in windows], True)
     calc.rf = RF_WINDOW
 
 
@@ -212,7 +256,7 @@ def conv(m: nn.modules.conv._ConvNd, x: Shape) -> Calc:
     macs_terms = ((m.out_channels, *spatial, c_in_g, *ks),)
     calc = Calc(type(m).__name__, (x[0], m.out_channels, *spatial),
                 params=_terms_value(params_terms), macs=_terms_value(macs_terms),
-                params_terms=params_terms, macs_terms=macs_terms, weight_layer=True)
+                params_terms=params_terms, macs_terms=macs_terms, weight_layer=True, kind="conv")
     _window_labels(calc, windows)
     calc.warning = _unread_warning(windows)
     if m.groups > 1:
@@ -251,14 +295,14 @@ def linear(m: nn.Linear, x: Shape) -> Calc:
     """Fully connected: C_in*C_out multiply-adds per input vector."""
     if x[-1] != m.in_features:
         raise ShapeMismatchError(f"expects {m.in_features} input features but gets {x[-1]}")
-    params_terms = ((m.in_features, m.out_features),)
+    params_terms: tuple[tuple[int, ...], ...] = ((m.in_features, m.out_features),)
     if m.bias is not None:
         params_terms += ((m.out_features,),)
     vectors = x[1:-1]  # leading dims beyond the batch (none for a classifier)
     macs_terms = ((*vectors, m.in_features, m.out_features),)
     return Calc("Linear", (*x[:-1], m.out_features), params=_terms_value(params_terms),
                 macs=_terms_value(macs_terms), params_terms=params_terms,
-                macs_terms=macs_terms, rf=RF_GLOBAL, weight_layer=True)
+                macs_terms=macs_terms, rf=RF_GLOBAL, weight_layer=True, kind="fc")
 
 
 def pool(m: nn.Module, x: Shape) -> Calc:
@@ -266,16 +310,17 @@ def pool(m: nn.Module, x: Shape) -> Calc:
     dilation = getattr(m, "dilation", 1)
     stride = m.stride if m.stride is not None else m.kernel_size
     windows, spatial = _sliding(x, m.kernel_size, stride, m.padding, dilation,
-                                m.ceil_mode)
+                                bool(m.ceil_mode))
     ks = tuple(w.kernel for w in windows)
     macs_terms = ((x[1], *spatial, *ks),)
+    kind: Kind = "max_pool" if isinstance(m, nn.modules.pooling._MaxPoolNd) else "avg_pool"
     calc = Calc(type(m).__name__, (x[0], x[1], *spatial), macs=_terms_value(macs_terms),
-                macs_terms=macs_terms)
+                macs_terms=macs_terms, kind=kind)
     _window_labels(calc, windows)
     return calc
 
 
-def _adaptive(calc_type: str, x: Shape, output_size: Any) -> Calc:
+def _adaptive(calc_type: str, x: Shape, output_size: Any, kind: Kind) -> Calc:
     n = len(x) - 2
     sizes = tuple(x[2 + i] if o is None else int(o) for i, o in enumerate(_tuple(output_size, n)))
     per_dim = []  # total window elements along each dim (windows may overlap or vary)
@@ -285,30 +330,32 @@ def _adaptive(calc_type: str, x: Shape, output_size: Any) -> Calc:
         per_dim.append(sum(-(-(i + 1) * size // out) - (i * size // out) for i in range(out)))
     macs_terms = ((x[1], *per_dim),)
     calc = Calc(calc_type, (x[0], x[1], *sizes), macs=_terms_value(macs_terms),
-                macs_terms=macs_terms)
+                macs_terms=macs_terms, kind=kind)
     if all(o == 1 for o in sizes):
-        calc.rf, calc.kernel = RF_GLOBAL, "global"
+        calc.rf = RF_GLOBAL  # kernel_text: "global"
     elif all(s % o == 0 for s, o in zip(x[2:], sizes, strict=True)):
         ks = [s // o for s, o in zip(x[2:], sizes, strict=True)]
         windows = tuple(Window(s, k, k, 0, 1, False, o)
                         for s, k, o in zip(x[2:], ks, sizes, strict=True))
         _window_labels(calc, windows)
     else:
-        calc.rf, calc.kernel = RF_GLOBAL, "adaptive"  # uneven windows: no single K and S
+        calc.rf = RF_GLOBAL  # uneven windows, no single K and S (kernel_text: "adaptive")
     calc.note = "adaptive: window elements summed over the actual (possibly uneven) windows"
     return calc
 
 
 def adaptive_pool(m: nn.Module, x: Shape) -> Calc:
     """Adaptive pooling: windows chosen so the output has a fixed size."""
-    return _adaptive(type(m).__name__, x, m.output_size)
+    kind: Kind = ("max_pool" if isinstance(m, nn.modules.pooling._AdaptiveMaxPoolNd)
+                  else "avg_pool")
+    return _adaptive(type(m).__name__, x, m.output_size, kind)
 
 
 def _elementwise(calc_type: str, x: Shape, params: int = 0, per_element: int = 0,
-                 inplace: bool = False, note: str = "") -> Calc:
+                 inplace: bool = False, note: str = "", kind: Kind = "other") -> Calc:
     macs_terms = ((*x[1:], per_element),) if per_element else ()
     return Calc(calc_type, x, params=params, macs=_terms_value(macs_terms),
-                macs_terms=macs_terms, inplace=inplace, note=note)
+                macs_terms=macs_terms, inplace=inplace, note=note, kind=kind)
 
 
 def _params_of(m: nn.Module) -> int:
@@ -320,31 +367,41 @@ def norm(m: nn.Module, x: Shape) -> Calc:
     expected = getattr(m, "num_features", None) or getattr(m, "num_channels", None)
     if expected is not None and x[1] != expected:
         raise ShapeMismatchError(f"expects {expected} channels but gets {x[1]}")
+    kind: Kind = "batch_norm" if isinstance(m, nn.modules.batchnorm._BatchNorm) else "norm"
     calc = _elementwise(type(m).__name__, x, per_element=1,
-                        note="1 MAC per element: y = scale*x + shift")
+                        note="1 MAC per element: y = scale*x + shift", kind=kind)
     calc.params_terms = tuple((p.numel(),) for p in m._parameters.values() if p is not None)
     calc.params = _terms_value(calc.params_terms)
     return calc
 
 
-def lrn(m: nn.Module, x: Shape) -> Calc:
+def lrn(m: nn.LocalResponseNorm | nn.CrossMapLRN2d, x: Shape) -> Calc:
     """Local response normalisation: a sum of squares over ``size`` neighbouring maps."""
     return _elementwise(type(m).__name__, x, per_element=int(m.size),
-                        note=f"{m.size} MACs per element: squares summed over {m.size} maps")
+                        note=f"{m.size} MACs per element: squares summed over {m.size} maps",
+                        kind="lrn")
 
 
 def activation(m: nn.Module, x: Shape) -> Calc:
     """Activations, dropout, identity: same shape, nothing multiplied (PReLU has params)."""
-    calc = _elementwise(type(m).__name__, x, inplace=bool(getattr(m, "inplace", False)))
+    calc = _elementwise(type(m).__name__, x, inplace=bool(getattr(m, "inplace", False)),
+                        kind="activation")
     params = _params_of(m)
     if params:
         calc.params, calc.params_terms = params, ((params,),)
     return calc
 
 
+def dropout(m: nn.Module, x: Shape) -> Calc:
+    """Dropout: an activation's numbers, but its own kind (backward keeps its mask)."""
+    calc = activation(m, x)
+    calc.kind = "dropout"
+    return calc
+
+
 def identity(m: nn.Identity, x: Shape) -> Calc:
     """Identity returns its input itself: a row in the table, but no new memory."""
-    return Calc("Identity", x, inplace=True)
+    return Calc("Identity", x, inplace=True, kind="identity")
 
 
 def _flatten_shape(x: Shape, start: int, end: int) -> Shape:
@@ -360,7 +417,8 @@ def flatten(m: nn.Flatten, x: Shape) -> Calc:
 
 def _flatten_calc(x: Shape, start: int, end: int) -> Calc:
     out = _flatten_shape(x, start, end)
-    return Calc("Flatten", out, rf=RF_GLOBAL if len(out) < len(x) and len(x) > 2 else RF_SAME)
+    return Calc("Flatten", out, rf=RF_GLOBAL if len(out) < len(x) and len(x) > 2 else RF_SAME,
+                kind="reshape")
 
 
 MODULE_RULES: dict[type, Callable[[Any, Shape], Calc]] = {
@@ -377,7 +435,7 @@ MODULE_RULES: dict[type, Callable[[Any, Shape], Calc]] = {
     nn.CrossMapLRN2d: lrn,
     nn.Flatten: flatten,
     nn.Identity: identity,
-    nn.modules.dropout._DropoutNd: activation,
+    nn.modules.dropout._DropoutNd: dropout,
     nn.ReLU: activation, nn.ReLU6: activation, nn.LeakyReLU: activation, nn.PReLU: activation,
     nn.ELU: activation, nn.SELU: activation, nn.GELU: activation, nn.SiLU: activation,
     nn.Sigmoid: activation, nn.Tanh: activation, nn.Hardswish: activation,
@@ -390,7 +448,8 @@ def module_rule(m: nn.Module) -> Callable[[Any, Shape], Calc] | None:
     """The rule for a module (its class's nearest base with one), or None for the fallback."""
     if getattr(m, "transposed", False):
         return None  # transposed convolutions have no formula yet: meta fallback
-    return _rule_for_class(type(m))
+    cls: type = type(m)
+    return _rule_for_class(cls)
 
 
 @functools.cache
@@ -410,7 +469,7 @@ def _broadcast(*shapes: Shape) -> Shape:
 
 def fn_add(*args: Any, **kwargs: Any) -> Calc:
     shapes = [a for a in args if isinstance(a, TShape)]
-    return Calc("add", _broadcast(*shapes))
+    return Calc("add", _broadcast(*shapes), kind="add")
 
 
 def fn_iadd(*args: Any, **kwargs: Any) -> Calc:
@@ -421,14 +480,15 @@ def fn_iadd(*args: Any, **kwargs: Any) -> Calc:
 
 def fn_mul(*args: Any, **kwargs: Any) -> Calc:
     shapes = [a for a in args if isinstance(a, TShape)]
-    return _elementwise("mul", _broadcast(*shapes), per_element=1, note="1 MAC per element")
+    return _elementwise("mul", _broadcast(*shapes), per_element=1, note="1 MAC per element",
+                        kind="mul")
 
 
 def fn_cat(tensors: Sequence[Shape], dim: int = 0, **kwargs: Any) -> Calc:
     dim = kwargs.get("dim", dim) % len(tensors[0])
     out = list(tensors[0])
     out[dim] = sum(t[dim] for t in tensors)
-    return Calc("concat", tuple(out))
+    return Calc("concat", tuple(out), kind="concat")
 
 
 def fn_flatten(x: Shape, start_dim: int = 0, end_dim: int = -1) -> Calc:
@@ -436,11 +496,17 @@ def fn_flatten(x: Shape, start_dim: int = 0, end_dim: int = -1) -> Calc:
 
 
 def fn_activation(x: Shape, *args: Any, inplace: bool = False, **kwargs: Any) -> Calc:
-    return Calc("activation", x, inplace=bool(inplace))
+    return Calc("activation", x, inplace=bool(inplace), kind="activation")
+
+
+def fn_dropout(x: Shape, *args: Any, inplace: bool = False, **kwargs: Any) -> Calc:
+    calc = fn_activation(x, inplace=inplace)
+    calc.kind = "dropout"
+    return calc
 
 
 def fn_adaptive_avg_pool(x: Shape, output_size: Any) -> Calc:
-    return _adaptive("adaptive_avg_pool", x, output_size)
+    return _adaptive("adaptive_avg_pool", x, output_size, "avg_pool")
 
 
 FUNCTION_RULES: dict[Any, Callable[..., Calc]] = {
@@ -450,7 +516,7 @@ FUNCTION_RULES: dict[Any, Callable[..., Calc]] = {
     torch.cat: fn_cat, torch.concat: fn_cat,
     torch.flatten: fn_flatten, "flatten": fn_flatten,
     F.relu: fn_activation, torch.relu: fn_activation, "relu": fn_activation,
-    F.dropout: fn_activation, torch.sigmoid: fn_activation, torch.tanh: fn_activation,
+    F.dropout: fn_dropout, torch.sigmoid: fn_activation, torch.tanh: fn_activation,
     F.adaptive_avg_pool2d: fn_adaptive_avg_pool, F.adaptive_avg_pool1d: fn_adaptive_avg_pool,
 }
 #: Friendly names for the ``type`` column of function rows.

@@ -63,7 +63,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from cnnlib import formulas
-from cnnlib.analysis import Profile, format_shape
+from cnnlib.analysis import Profile, format_shape, stage_text
 
 #: Levels of detail, from the fewest nodes to every row.
 DETAILS = ("stages", "blocks", "layers", "all")
@@ -93,67 +93,45 @@ def legend() -> dict[str, str]:
 
 # ---------------------------------------------------------------- kinds of rows
 
-#: The kind of layer each rule of :mod:`cnnlib.formulas` computes, by the rule's name: formulas
-#: already sorts every layer class and function into rules, so the graph reuses its sorting (by
-#: name, so that a rule added to formulas later falls back to the name hints, not to an error).
-_RULE_KINDS = {"conv": "conv", "linear": "fc", "pool": "pool", "adaptive_pool": "pool",
-               "fn_adaptive_avg_pool": "pool", "norm": "norm", "lrn": "lrn",
-               "activation": "activation", "identity": "activation",
-               "fn_activation": "activation", "flatten": "reshape", "fn_flatten": "reshape",
-               "fn_add": "merge", "fn_iadd": "merge", "fn_cat": "merge", "fn_mul": "merge"}
-#: For types no rule covers (layers analysed by the meta fallback): a hint in the name.
-_NAME_HINTS = (("conv", "conv"), ("pool", "pool"), ("lrn", "lrn"), ("norm", "norm"),
-               ("linear", "fc"))
+#: The colour group a row's kind (:data:`formulas.KINDS`, set by its rule) is drawn in; a kind
+#: not listed is its own group.
+_DRAWN_AS = {"max_pool": "pool", "avg_pool": "pool", "batch_norm": "norm", "dropout": "activation",
+             "identity": "activation", "add": "merge", "concat": "merge", "mul": "merge"}
+_POOL_WORDS = {"max_pool": "max pool", "avg_pool": "avg pool"}
 
 
 def _with_subclasses(cls: type) -> Iterator[type]:
     """``cls`` and torch's own classes derived from it (nn.Dropout from _DropoutNd); a user's
-    subclass is left to the name hints, so the result does not depend on what is imported."""
+    subclass is left out, so the result does not depend on what is imported."""
     yield cls
-    for sub in cls.__subclasses__():
+    subclasses: list[type] = cls.__subclasses__()
+    for sub in subclasses:
         if sub.__module__.startswith("torch."):
             yield from _with_subclasses(sub)
 
 
 @functools.cache
-def _type_kinds() -> dict[str, str]:
-    """Row type (a layer class name, or a function row's type) -> kind."""
-    kinds: dict[str, str] = {}
-    for base, rule in formulas.MODULE_RULES.items():
-        if rule.__name__ in _RULE_KINDS:
-            for cls in _with_subclasses(base):
-                kinds.setdefault(cls.__name__, _RULE_KINDS[rule.__name__])
-    for key, rule in formulas.FUNCTION_RULES.items():
-        if rule.__name__ in _RULE_KINDS:
-            name = formulas.FUNCTION_TYPES.get(rule) or getattr(key, "__name__", str(key))
-            kinds.setdefault(name.strip("_"), _RULE_KINDS[rule.__name__])
-    return kinds
+def _class_names() -> dict[str, str]:
+    """The layer classes formulas has rules for, by their lower-case name: how a function row
+    ("relu") is named like its module ("ReLU") on a node's second line."""
+    return {cls.__name__.lower(): cls.__name__
+            for base in formulas.MODULE_RULES for cls in _with_subclasses(base)}
 
 
-@functools.cache
-def _kind(row_type: str) -> str:
-    known = _type_kinds().get(row_type)
-    if known:
-        return known
-    lower = row_type.lower()
-    return next((kind for hint, kind in _NAME_HINTS if hint in lower), "other")
-
-
-@functools.cache
-def _short(row_type: str) -> str:
+def _short(calc: formulas.Calc) -> str:
     """The name a folded layer goes by on its node's second line: BN, ReLU, Dropout."""
-    if row_type.startswith("BatchNorm"):
+    if calc.kind == "batch_norm":
         return "BN"
-    classes = {name.lower(): name for name in _type_kinds() if name[:1].isupper()}
-    return classes.get(row_type.lower(), row_type)
+    return _class_names().get(calc.type.lower(), calc.type)
 
 
-def _is_1x1(kernel: str) -> bool:
-    return bool(kernel) and all(k == "1" for k in kernel.split("x"))
+def _is_1x1(calc: formulas.Calc) -> bool:
+    return bool(calc.kernel) and all(k == 1 for k in calc.kernel)
 
 
 def _stride_text(calc: formulas.Calc) -> str:
-    return f", /{calc.stride}" if calc.stride.strip("1x") else ""
+    """ ", /2" after a strided layer's label (any stride but 1, 11 included)."""
+    return f", /{formulas.stride_text(calc)}" if any(s != 1 for s in calc.stride) else ""
 
 
 def _noop_pool(calc: formulas.Calc) -> bool:
@@ -240,17 +218,18 @@ class _Net:
     def __init__(self, profile: Profile) -> None:
         self.profile = profile
         self.rows = profile.rows
-        self.kinds = [_kind(r.calc.type) for r in self.rows]
+        self.kinds = [_DRAWN_AS.get(r.calc.kind, r.calc.kind) for r in self.rows]
         self.inputs = self._chain_concats()
         self.consumers = Counter(src for ins in self.inputs for src in ins)
         self.shortcuts = {i: s for i, r in enumerate(self.rows)
-                          if r.calc.type == "add" and (s := self._shortcut(i)) is not None}
+                          if r.calc.kind == "add" and (s := self._shortcut(i)) is not None}
         self.absorbed = {row for s in self.shortcuts.values() for row in s.path}
         self.rep: list[int] = []  # the row whose node a row folds into at "layers" (-1: input)
         for i in range(len(self.rows)):
             own = i not in self.absorbed and (len(self.inputs[i]) != 1 or self._is_layer(i))
             self.rep.append(i if own else self._rep(self.inputs[i][0]))
-        self.stage_keys: list[str] = []  # filled in row order: a row's key may be its input's
+        # each row's stage, by resolution; filled in row order: a row's key may be its input's
+        self.stage_keys: list[tuple[int, ...]] = []
         for i in range(len(self.rows)):
             self.stage_keys.append(self._stage_key(i))
         self.block_names, self.block_of, self.merge_blocks = self._blocks()
@@ -276,7 +255,7 @@ class _Net:
         inputs = [list(r.inputs) for r in self.rows]
         earlier: dict[int, list[int]] = {}  # first input -> concats that start with it
         for i, r in enumerate(self.rows):
-            if r.calc.type != "concat" or not r.inputs or len(set(r.inputs)) < len(r.inputs):
+            if r.calc.kind != "concat" or not r.inputs or len(set(r.inputs)) < len(r.inputs):
                 continue
             mine = set(r.inputs)
             subsets = [c for c in earlier.get(r.inputs[0], [])
@@ -342,14 +321,14 @@ class _Net:
         # an nn.Module with no rule (Upsample, ConvTranspose2d) is a layer; a function is glue
         return kind in ("conv", "fc", "lrn") or (kind == "other" and calc.type[:1].isupper())
 
-    def _stage_key(self, row: int) -> str:
+    def _stage_key(self, row: int) -> tuple[int, ...]:
         """The resolution a row's stage is known by: its output's for a weight layer or a merge;
         its input's stage for the rest, so a pool (or LRN, flatten) ends the stage before it
         rather than starting one, as the papers group "conv, pool, norm" into one layer."""
         ins = self.inputs[row]
         if len(ins) != 1 or self.kinds[row] in ("conv", "fc"):
             return self.rows[row].stage
-        return self.stage_keys[ins[0]] if ins[0] >= 0 else format_shape(self.shape(-1)[2:])
+        return self.stage_keys[ins[0]] if ins[0] >= 0 else self.shape(-1)[2:]
 
     # ------------------------------------------------------------ blocks
 
@@ -358,7 +337,7 @@ class _Net:
         merges = {r.block for i, r in enumerate(self.rows) if len(self.inputs[i]) >= 2 and r.block}
         merge_blocks = {s for s in merges if not any(p in merges for p in _prefixes(s)[:-1])}
         scopes = [_prefixes(r.block) for r in self.rows]
-        stages: dict[str, set[str]] = {}
+        stages: dict[str, set[tuple[int, ...]]] = {}
         weights: Counter[str] = Counter()
         has_merge_block: set[str] = set()
         for i, prefixes in enumerate(scopes):
@@ -371,7 +350,7 @@ class _Net:
 
         def plain(scope: str) -> bool:
             found = stages.get(scope, set())
-            return (scope not in has_merge_block and len(found) == 1 and "head" not in found
+            return (scope not in has_merge_block and len(found) == 1 and () not in found
                     and weights[scope] >= 2)
 
         children: dict[str, list[str]] = {}
@@ -386,11 +365,11 @@ class _Net:
         index: dict[str, int] = {}
         block_of: list[int | None] = []
         for prefixes in scopes:
-            scope = next((p for p in prefixes if p in chosen), None)
-            if scope is not None and scope not in index:
-                index[scope] = len(names)
-                names.append(scope)
-            block_of.append(index.get(scope) if scope is not None else None)
+            block = next((p for p in prefixes if p in chosen), None)
+            if block is not None and block not in index:
+                index[block] = len(names)
+                names.append(block)
+            block_of.append(index.get(block) if block is not None else None)
         return names, block_of, merge_blocks
 
     def block_title(self, b: int) -> tuple[str, str]:
@@ -408,7 +387,7 @@ class _Net:
             convs = [i for i in rows if self.kinds[i] == "conv" and i not in self.absorbed]
             if len(convs) == 2:
                 title = f"basic block, {channels}"
-            elif len(convs) == 3 and all(_is_1x1(self.rows[i].calc.kernel) for i in convs[::2]):
+            elif len(convs) == 3 and all(_is_1x1(self.rows[i].calc) for i in convs[::2]):
                 groups = self.groups(convs[1])
                 title = (f"bottleneck {self.shape(convs[1])[1]}-{channels}"
                          + (f", g={groups}" if groups > 1 else ""))
@@ -441,7 +420,8 @@ class _Net:
         calc, kind = self.rows[row].calc, self.kinds[row]
         out = calc.out
         if kind == "conv":
-            text = (f"{calc.kernel} conv" if calc.kernel else calc.type) + (
+            kernel = formulas.kernel_text(calc)
+            text = (f"{kernel} conv" if kernel else calc.type) + (
                 f", {out[1]}" if len(out) > 1 else "") + _stride_text(calc)
             groups = self.groups(row)
             text += f", g={groups}" if groups > 1 else ""
@@ -450,27 +430,26 @@ class _Net:
         if kind == "fc":
             return f"fc {out[-1]}" if out else "fc"
         if kind == "pool":
-            lower = calc.type.lower()
-            word = "max pool" if "max" in lower else "avg pool" if "avg" in lower else "pool"
-            if calc.kernel == "global" or (calc.windows and all(
+            word = _POOL_WORDS.get(calc.kind, "pool")
+            if formulas.is_global_pool(calc) or (calc.windows and all(
                     w.out == 1 and w.kernel >= w.size for w in calc.windows)):
                 return f"global {word}"
-            if calc.kernel == "adaptive" or not calc.kernel:
-                return f"{calc.kernel} {word}".strip()
-            return f"{calc.kernel} {word}{_stride_text(calc)}"
+            if not calc.windows:  # adaptive, with uneven windows
+                return f"{formulas.kernel_text(calc)} {word}".strip()
+            return f"{formulas.kernel_text(calc)} {word}{_stride_text(calc)}"
         if kind == "lrn":
             return "LRN"
         if kind == "merge":
-            return _MERGE_SYMBOLS.get(calc.type, calc.type)
+            return _MERGE_SYMBOLS.get(calc.kind, calc.type)
         if not self.inputs[row]:  # a parameter or constant feeding the graph
             return f"{calc.type} {format_shape(out[1:])}"
-        return _short(calc.type)
+        return _short(calc)
 
     def folded_note(self, rows: list[int]) -> str:
         """What computes inside a node besides its layer: "BN, ReLU" (reshapes left out)."""
-        types = (self.rows[i].calc.type for i in rows
-                 if self.kinds[i] in ("norm", "activation"))
-        names = (_short(t) for t in types if t != "Identity")
+        names = (_short(self.rows[i].calc) for i in rows
+                 if self.kinds[i] in ("norm", "activation")
+                 and self.rows[i].calc.kind != "identity")
         return ", ".join(dict.fromkeys(names))
 
     def tooltip(self, row: int) -> str:
@@ -505,7 +484,8 @@ class _Net:
         for i, b in enumerate(blocks):
             last[b] = i
         stage_of: dict[str, str] = {}
-        key, count = None, -1
+        key: tuple[int, ...] | None = None
+        count = -1
         for b, i in last.items():
             if b != "input":
                 if self._key(b, i) != key:
@@ -513,7 +493,7 @@ class _Net:
                 stage_of[b] = f"s{count}"
         return stage_of
 
-    def _key(self, block_level_id: str, last_row: int) -> str:
+    def _key(self, block_level_id: str, last_row: int) -> tuple[int, ...]:
         """The resolution of a block-level node: its last row's, or its layer's."""
         if block_level_id.startswith("b"):
             return self.stage_keys[last_row]
@@ -532,16 +512,16 @@ class _Net:
             title, note = self.block_title(b)
             return Node(node_id, title, "block", note, self.block_names[b])
         parts: dict[str, list[int]] = {}
-        for i, b in zip(rows, (self._block_id(i) for i in rows), strict=True):
-            parts.setdefault(b, []).append(i)
-        inner = [self.node(b, part, "blocks") for b, part in parts.items()]
+        for i, block_id in zip(rows, (self._block_id(i) for i in rows), strict=True):
+            parts.setdefault(block_id, []).append(i)
+        inner = [self.node(block_id, part, "blocks") for block_id, part in parts.items()]
         if len(inner) == 1:
             return dataclasses.replace(inner[0], id=node_id)
         lines = _runs([line for n in inner for line in n.label.split("\n")])
         first, part = next(iter(parts.items()))
         key = self._key(first, part[-1])
-        note = "" if key == "head" else f"at {key}"
-        return Node(node_id, "\n".join(lines), "block", note, f"the {key} stage")
+        note = f"at {stage_text(key)}" if key else ""
+        return Node(node_id, "\n".join(lines), "block", note, f"the {stage_text(key)} stage")
 
     def graph(self, detail: str) -> Graph:
         """Input, one node per group of rows at ``detail`` (in the rows' order), output."""
@@ -566,11 +546,11 @@ class _Net:
         flows: list[tuple[str, str, int, str]] = []  # (from, to, row carrying the data, shortcut)
         for i, dst in enumerate(ids):
             shortcut = self.shortcuts.get(i)
-            for src in self.inputs[i]:
+            for source in self.inputs[i]:
                 kind = ""
-                if shortcut is not None and src == shortcut.src and dst == f"n{i}":
+                if shortcut is not None and source == shortcut.src and dst == f"n{i}":
                     kind = "projection" if shortcut.reshapes else "identity"
-                flows.append((ids[src] if src >= 0 else "input", dst, src, kind))
+                flows.append((ids[source] if source >= 0 else "input", dst, source, kind))
         sinks = [i for i in range(len(ids)) if not self.consumers[i]]
         flows += [(ids[i], "output", i, "") for i in sinks] or [("input", "output", -1, "")]
         arrived = {"input": self.shape_text(-1)}  # node -> the shape of its first input

@@ -43,7 +43,7 @@ import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import numpy as np
 from PIL import ExifTags, Image, ImageOps
@@ -268,7 +268,7 @@ def _decode(im: Image.Image, fmt: str, max_side: int) -> LoadedImage:
         work = _to_8bit(work, *value_range)
     if work.mode in ("RGBA", "LA"):
         alpha = work.getchannel("A")
-        if alpha.getextrema()[0] < 255:
+        if _band_range(alpha)[0] < 255:
             white = Image.new("RGB", work.size, "white")
             work = Image.composite(work.convert("RGB"), white, alpha)
             notes.append("transparency composited on white")
@@ -293,6 +293,13 @@ def _resizable(im: Image.Image) -> tuple[Image.Image, tuple[float, float] | None
     return im, None, _MODE_NOTES.get(mode)
 
 
+def _band_range(im: Image.Image) -> tuple[float, float]:
+    """A one-band image's smallest and largest value (PIL types getextrema for all modes at
+    once, a pair of pairs for multi-band images)."""
+    lo, hi = cast(tuple[float, float], im.getextrema())
+    return lo, hi
+
+
 def _deep_grey(im: Image.Image) -> tuple[Image.Image, tuple[float, float], str]:
     """16-bit, 32-bit integer and float greyscale as mode F, with the range to map to 0..255.
 
@@ -303,7 +310,7 @@ def _deep_grey(im: Image.Image) -> tuple[Image.Image, tuple[float, float], str]:
     Mode I holding values outside 0..65535, and floats outside 0..1, are stretched from their
     own minimum to maximum; floats in 0..1 map 0..1.
     """
-    lo, hi = im.getextrema() if im.mode in ("I", "F") else (0, 65535)
+    lo, hi = _band_range(im) if im.mode in ("I", "F") else (0, 65535)
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise ImageError(
             "This float image has no finite range of values (it holds infinity or NaN), so it "

@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from cnnlib.analysis import Profile, Row, format_shape
-from cnnlib.formulas import Calc, human_bytes
+from cnnlib.formulas import Calc, human_bytes, is_global_pool, kernel_text
 
 #: Bytes of optimizer state per parameter, in units of one parameter's bytes.
 OPTIMIZER_STATE = {"sgd": 0, "sgd_momentum": 1, "adam": 2}
@@ -46,15 +46,12 @@ def _count(n: int, noun: str) -> str:
     return f"the {noun}" if n == 1 else f"the {n} {noun}s"
 
 
+_NOUNS = {"fc": "fully connected layer", "conv": "conv layer", "batch_norm": "batch norm layer"}
+
+
 def _kind(calc: Calc) -> str:
-    """The noun a sentence uses for a layer."""
-    if calc.type == "Linear":
-        return "fully connected layer"
-    if calc.weight_layer:
-        return "conv layer"
-    if calc.type.startswith("BatchNorm"):
-        return "batch norm layer"
-    return f"{calc.type} layer"
+    """The noun a sentence uses for a layer: by its kind, or its type for the rest."""
+    return _NOUNS.get(calc.kind, f"{calc.type} layer")
 
 
 def _reads(profile: Profile) -> list[str]:
@@ -158,7 +155,8 @@ def _macs_sentence(profile: Profile) -> str | None:
         if r.calc.macs:
             kind = _kind(r.calc)
             if kind == "conv layer":
-                kind = f"{r.calc.kernel} conv" if r.calc.kernel else "conv"
+                kernel = kernel_text(r.calc)
+                kind = f"{kernel} conv" if kernel else "conv"
             groups[(kind, at)] += r.calc.macs
             layers[(kind, at)] += 1
     top = max(groups.values())
@@ -213,15 +211,25 @@ def sentences(profile: Profile) -> list[str]:
 
 # ---------------------------------------------------------------- training memory
 
-# What autograd keeps for the backward pass, by layer type (``Calc.type``), in training mode.
+# What autograd keeps for the backward pass, by layer kind (``Calc.kind``), in training mode.
 # Read off torch's derivative formulas and checked with saved_tensors_hooks in the tests.
-_ALIASES = frozenset({"Identity", "Flatten", "flatten", "getitem", "view", "reshape",
-                      "squeeze", "unsqueeze", "permute", "transpose"})
-_KEEP_NOTHING = frozenset({"add", "concat", "pad", "parameter"})
+# Views share their input's storage: flatten, identity, and the ops with no formula whose
+# output is a view (getitem, view, permute...: the meta fallback marks them in place).
+_ALIASES = frozenset({"identity", "reshape"})
+_KEEP_NOTHING = frozenset({"add", "concat"})
+# Two facts that differ inside a kind, so they go by the op itself: the activations whose
+# derivative is written in their output, and the ops with no formula that keep nothing.
 _KEEP_OUTPUT = frozenset({"ReLU", "relu", "Tanh", "tanh", "Sigmoid", "sigmoid", "Softmax",
                           "LogSoftmax"})
+_OPS_KEEP_NOTHING = frozenset({"pad"})
 _INDEX_BYTES = 8  # max pooling keeps an int64 index per output element
 _STAT_BYTES = 4  # batch norm keeps its batch mean and inverse std in float32
+
+
+def _is_view(c: Calc) -> bool:
+    """An op with no formula whose output is a view of its input (the meta fallback marks
+    those in place): it keeps nothing for backward."""
+    return c.kind == "other" and c.inplace
 
 
 def _keeps(r: Row, batch_size: int, bytes_per_element: int) -> tuple[str, int]:
@@ -229,20 +237,20 @@ def _keeps(r: Row, batch_size: int, bytes_per_element: int) -> tuple[str, int]:
     bytes it keeps beside those activations (indices, masks, statistics, temporaries)."""
     c = r.calc
     numel = batch_size * math.prod(c.out[1:])
-    kind = c.type
-    if kind in _ALIASES or kind in _KEEP_NOTHING:
+    kind = c.kind
+    if kind in _ALIASES or kind in _KEEP_NOTHING or _is_view(c) or c.type in _OPS_KEEP_NOTHING:
         return "nothing", 0
-    if kind in _KEEP_OUTPUT:
+    if kind == "activation" and c.type in _KEEP_OUTPUT:
         return "output", 0
-    if kind.startswith("BatchNorm"):
+    if kind == "batch_norm":
         return "inputs", 2 * c.out[1] * _STAT_BYTES
-    if "MaxPool" in kind:
+    if kind == "max_pool":
         return "inputs", numel * _INDEX_BYTES
-    if "avg" in kind.lower() and c.kernel == "global":
+    if kind == "avg_pool" and is_global_pool(c):
         return "nothing", 0  # a global average pool runs as mean(), which keeps no tensor
-    if kind.lower().startswith("dropout"):
+    if kind == "dropout":
         return "nothing", numel * bytes_per_element
-    if kind == "LocalResponseNorm":
+    if kind == "lrn":
         # F.local_response_norm keeps the squares padded by size - 1 maps (for its average
         # pool), the scaled sum before and after the power, and the input.
         size = c.macs // math.prod(c.out[1:])
@@ -275,7 +283,7 @@ def saved_for_backward(profile: Profile, batch_size: int = 1, bytes_per_element:
         c = r.calc
         recorded = c.params > 0 or c.weight_layer or any(records[j] for j in r.inputs if j >= 0)
         records.append(recorded)
-        shares = r.inputs and (c.inplace or c.type in _ALIASES)
+        shares = r.inputs and (c.inplace or c.kind in _ALIASES)
         storage.append(storage[r.inputs[0]] if shares and r.inputs[0] >= 0 else
                        -1 if shares else i)
         if not recorded:

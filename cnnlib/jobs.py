@@ -133,14 +133,15 @@ class JobQueue:
                 if job.run == Path(run) and job.state == "queued":
                     job.state, job.message = "stopped", "removed from the queue"
                     return
-            job = next((j for j in self._jobs
-                        if j.run == Path(run) and j.state == "running"), None)
-            if job is not None:
-                job.stop_requested = True
-            if job is not None and job.process is None and job.pid is None:
+            running = next((j for j in self._jobs
+                            if j.run == Path(run) and j.state == "running"), None)
+            if running is not None:
+                running.stop_requested = True
+            if running is not None and running.process is None and running.pid is None:
                 return  # _run signals it as soon as it has started
-        if job is not None and job.process is not None and job.process.poll() is None:
-            job.process.send_signal(signal.SIGTERM)
+        if (running is not None and running.process is not None
+                and running.process.poll() is None):
+            running.process.send_signal(signal.SIGTERM)
             return
         stop_orphan(Path(run))
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Literal
+from typing import Literal, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -47,8 +47,17 @@ PADDING, INPUT, UNCOVERED = range(3)
 SLIDES_POOL_INPUT: tuple[tuple[int, ...], ...] = (
     (1, 1, 2, 4), (5, 6, 7, 8), (3, 2, 1, 0), (1, 2, 3, 4))
 
+class InceptionExample(TypedDict):
+    """:func:`inception_cost`'s sizes for one example."""
+
+    h: int
+    c_in: int
+    c_out: int
+    reduce: int
+
+
 #: The slides' two Inception cost examples, as :func:`inception_cost` arguments.
-INCEPTION_EXAMPLES: dict[str, dict[str, int]] = {
+INCEPTION_EXAMPLES: dict[str, InceptionExample] = {
     "28x28x192 -> 32": {"h": 28, "c_in": 192, "c_out": 32, "reduce": 16},
     "14x14x480 -> 48": {"h": 14, "c_in": 480, "c_out": 48, "reduce": 16},
 }
@@ -152,6 +161,12 @@ class ConvArithmetic:
         windows = pd.DataFrame(rows, columns=["out_row", "out_col", "label", "top", "left", "y0",
                                               "x0", "y1", "x1", "centre_y", "centre_x"])
         return ConvGrid(self.padded, self.p, cells, windows)
+
+
+def _chw(out: tuple[int, ...]) -> tuple[int, int, int]:
+    """A conv's output shape (1, C, H, W) without the batch."""
+    _, c, h, w = out
+    return c, h, w
 
 
 def _conv_calc(n: int, f: int, s: int, p: int, k: int, d: int, bias: bool = True) -> Calc:
@@ -262,7 +277,7 @@ def conv_arithmetic(n: int, f: int, s: int = 1, p: int = 0, k: int = 1, d: int =
     fit = _fit_report(n, f, s, p, calc)
     positions = tuple((r, c) for r in fit.starts for c in fit.starts)
     return ConvArithmetic(n, f, s, p, k, d, bias, n + 2 * p, calc.windows[0].out,
-                          tuple(calc.out[1:]), calc.params, calc.macs,
+                          _chw(calc.out), calc.params, calc.macs,
                           formulas.explain(calc), fit, positions)
 
 
@@ -371,7 +386,7 @@ def one_by_one(h: int = 6, c_in: int = 32, k: int = 16, bias: bool = True) -> On
                 "is a small network in every pixel (Network in Network), and with fewer "
                 "filters than channels it shrinks the depth cheaply, as Inception and ResNet "
                 "do before their expensive convolutions.")
-    return OneByOne(h, c_in, k, tuple(calc.out[1:]), positions, calc.params, calc.macs,
+    return OneByOne(h, c_in, k, _chw(calc.out), positions, calc.params, calc.macs,
                     formulas.explain(calc), linear.params, linear.macs,
                     formulas.explain(linear), sentence)
 

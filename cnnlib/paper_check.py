@@ -24,7 +24,7 @@ import pandas as pd
 
 from cnnlib import analysis, reference
 from cnnlib.analysis import Profile, Row, format_shape
-from cnnlib.formulas import human_bytes
+from cnnlib.formulas import Kind, human_bytes, kernel_text, stride_text
 from cnnlib.models import registry
 
 COLUMNS = ["quantity", "notes", "ours", "agrees", "why", "source"]
@@ -106,8 +106,9 @@ def _result(quantity: str, printed: str, ours: str, agrees: bool, why: str,
 # ---------------------------------------------------------------- helpers on a profile
 
 
-def _rows(p: Profile, *types: str) -> list[Row]:
-    return [r for r in p.rows if r.calc.type in types]
+def _rows(p: Profile, *kinds: Kind) -> list[Row]:
+    """The rows of these kinds (``Calc.kind``: "conv", "max_pool", "fc"...), in order."""
+    return [r for r in p.rows if r.calc.kind in kinds]
 
 
 def _named(p: Profile, name: str) -> Row:
@@ -131,7 +132,7 @@ def _giga(n: int) -> str:
 
 def _conv_biases(p: Profile) -> int:
     """What a bias in every bias-free conv would add: one per output map."""
-    return sum(r.calc.out[1] for r in _rows(p, "Conv2d") if len(r.calc.params_terms) == 1)
+    return sum(r.calc.out[1] for r in _rows(p, "conv") if len(r.calc.params_terms) == 1)
 
 
 # ---------------------------------------------------------------- AlexNet
@@ -146,7 +147,7 @@ def _alexnet_notes_size() -> tuple[int, int, int]:
 def _alexnet_table(p: Profile) -> list[dict[str, Any]]:
     source = "AlexNet table (torchvision's variant)"
     table = reference.table("alexnet_torchvision_table")
-    ours = _rows(p, "Conv2d", "MaxPool2d", "flatten", "Linear")[:len(table)]
+    ours = _rows(p, "conv", "max_pool", "reshape", "fc")[:len(table)]
     known = {  # (layer, column) -> why, the two cells the README lists
         ("conv4", "flop_m"): lambda r: (
             f"The slide's cell is off its own arithmetic: {p.explain(r.name)['macs']} "
@@ -195,7 +196,7 @@ def _alexnet_original(p: Profile) -> list[dict[str, Any]]:
 def _vgg16_list(p: Profile) -> list[dict[str, Any]]:
     source = "VGG-16 per-layer list"
     table = reference.table("vgg16_layers").to_dict(orient="records")
-    ours = _rows(p, "Conv2d", "MaxPool2d", "Linear")
+    ours = _rows(p, "conv", "max_pool", "fc")
     rows = [_row("input activations", table[0]["activations"], p.totals["input_activations"],
                  source)]
     for i, (expect, r) in enumerate(zip(table[1:], ours, strict=True), start=1):
@@ -259,7 +260,7 @@ def _googlenet_table(p: Profile) -> list[dict[str, Any]]:
         kind = f"{expect['type']} {expect['patch_stride']}".strip()
         if kind.startswith("inception"):
             prefix = kind.replace(" (", "").rstrip(")") + "."
-            mine = [r for r in _rows(p, "Conv2d") if r.name.startswith(prefix)]
+            mine = [r for r in _rows(p, "conv") if r.name.startswith(prefix)]
         else:
             mine = [_named(p, name) for name in layers[kind]]
         weights, macs = sum(map(_weights, mine)), sum(r.calc.macs for r in mine)
@@ -282,7 +283,7 @@ def _googlenet_table(p: Profile) -> list[dict[str, Any]]:
 def _googlenet_size_why() -> str:
     """Why the notes' GoogLeNet parameter counts differ (README), with our counts filled in."""
     paper, tv = analysis.profile("googlenet"), analysis.profile("googlenet_tv")
-    weights = sum(_weights(r) for r in _rows(paper, "Conv2d", "Linear"))
+    weights = sum(_weights(r) for r in _rows(paper, "conv", "fc"))
     return (f"The notes quote GoogLeNet's size loosely. The paper's table rows add up to "
             f"{_printed_sum('params'):,.0f}K weights (K = 1024, no biases); the net built from "
             f"that table has {weights:,} weights and {paper.totals['params']:,} parameters with "
@@ -304,7 +305,7 @@ def _blocks(p: Profile) -> tuple[str, str]:
     found = (re.match(r"layer\d+\.\d+", r.block) for r in p.rows)
     blocks = list(dict.fromkeys(m[0] for m in found if m))
     stages = [sum(b.startswith(f"layer{s}.") for b in blocks) for s in range(1, 5)]
-    kernels = [r.calc.kernel for r in _rows(p, "Conv2d") if r.block == blocks[0]]
+    kernels = [kernel_text(r.calc) for r in _rows(p, "conv") if r.block == blocks[0]]
     kind = "bottleneck" if len(kernels) == 3 else "basic"
     return "-".join(map(str, stages)), f"{kind} {'-'.join(kernels)}"
 
@@ -333,7 +334,7 @@ def _resnet(depth: int, v1_5: bool = False) -> Check:
 def _cifar(depth: int, residual: bool) -> Check:
     def check(p: Profile) -> list[dict[str, Any]]:
         source = "ResNet paper, sec. 4.2 (reference README)"
-        filters = list(dict.fromkeys(r.calc.out[1] for r in _rows(p, "Conv2d")))
+        filters = list(dict.fromkeys(r.calc.out[1] for r in _rows(p, "conv")))
         label = ("(option A: the shortcuts have none)" if residual
                  else f"(those of cifar_resnet{depth}: the same layers)")
         return [_row(f"parameters {label}", _CIFAR_PARAMS[depth], p.totals["params"], source),
@@ -357,8 +358,8 @@ def _zfnet(p: Profile) -> list[dict[str, Any]]:
            f"{wide.totals['params']:,} parameters. The default follows slide 001's widths, "
            "which are per GPU (x 2).")
     return [
-        _text_row("conv1", _ZFNET_CONV1,
-                  f"{conv1.calc.kernel}/{conv1.calc.stride}, {conv1.calc.out[1]} filters", source),
+        _text_row("conv1", _ZFNET_CONV1, f"{kernel_text(conv1.calc)}/{stride_text(conv1.calc)}, "
+                  f"{conv1.calc.out[1]} filters", source),
         _text_row("widths, conv1-5 and fc6-7 (slide 001)", _ZFNET_WIDTHS_001,
                   "-".join(str(w // 2) for w in widths) + " x 2", source),
         _text_row("conv3-5 filters (slide 003)", _ZFNET_CONV345_003,

@@ -33,8 +33,8 @@ MAX_PATH_CHARS = 1000
 def allowed_roots() -> list[Path]:
     """The folders a page's paths must lie in, resolved (see the module docstring)."""
     extra = [p for p in os.environ.get(ALLOW_ENV, "").split(os.pathsep) if p.strip()]
-    return [Path(p).expanduser().resolve()
-            for p in (SAMPLES_DIR, *runs.run_folders(), *extra)]
+    roots: list[str | Path] = [SAMPLES_DIR, *runs.run_folders(), *extra]
+    return [Path(p).expanduser().resolve() for p in roots]
 
 
 def confine(text: str) -> Path:

@@ -436,7 +436,7 @@ def lesson(curves: pd.DataFrame) -> list[str]:
     residual) with two depths or more, the deepest net's training error against the
     shallowest's at the last epoch shown, and over how many epochs it was above. A gap under
     one point is said to be none, so a short run that does not separate two nets says so."""
-    sentences = []
+    sentences: list[str] = []
     if curves.empty:
         return sentences
     last = int(curves["epoch"].max())

@@ -401,7 +401,7 @@ _LETTERS = re.compile(r"[a-z]*", re.IGNORECASE | re.ASCII)
 
 def _layer(token: str, position: int) -> Layer:
     """One layer token -> its syntax-tree node; its name picks the reader of its numbers."""
-    kind = _LETTERS.match(token).group()
+    kind = m.group() if (m := _LETTERS.match(token)) else ""  # [a-z]* always matches
     if kind.lower() not in _KINDS:
         raise _unknown(token, position, kind)
     read, example = _KINDS[kind.lower()]
@@ -577,9 +577,8 @@ class _Assembler:
             case Flatten():
                 self.flatten(layer)
             case Linear():
-                if self.features is None:
-                    self.flatten(layer)
-                self.add("fc", nn.Linear(self.features, layer.features), layer)
+                features = self.features if self.features is not None else self.flatten(layer)
+                self.add("fc", nn.Linear(features, layer.features), layer)
                 self.features = layer.features
             case GlobalAvgPool():
                 self.add("gap", nn.AdaptiveAvgPool2d(1), layer)
@@ -614,17 +613,21 @@ class _Assembler:
         return nn.Sequential(tv_resnet.conv1x1(self.channels, channels, stride),
                              nn.BatchNorm2d(channels))
 
-    def flatten(self, layer: Layer) -> None:
-        """Flatten the feature map (the shape so far comes from profiling the net so far)."""
-        if self.features is None:
+    def flatten(self, layer: Layer) -> int:
+        """Flatten the feature map (the shape so far comes from profiling the net so far);
+        the number of features it makes."""
+        features = self.features
+        if features is None:
             shape = (_profile(self.net, self.size).rows[-1].calc.out[1:] if len(self.net)
                      else self.size)
-            self.features, self.flat_since = math.prod(shape), layer
-            if self.features > MAX_FEATURES:
+            features = math.prod(shape)
+            self.features, self.flat_since = features, layer
+            if features > MAX_FEATURES:
                 raise _error(layer.token, layer.position, f"the {analysis.format_shape(shape)} "
-                             f"map before it flattens to {self.features:,} features, more than "
+                             f"map before it flattens to {features:,} features, more than "
                              f"the {MAX_FEATURES:,} of the largest input ({_LIMIT_WHY})")
         self.add("flatten", nn.Flatten(), layer)
+        return features
 
 
 def _assemble(text: str, layers: list[Layer], size: tuple[int, int, int], device: str) -> SpecNet:

@@ -413,7 +413,8 @@ class _Lockstep:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             module = registry.build(name, num_classes=len(self.dataset.classes))
-        module.to(self.device, memory_format=self.memory_format)
+        # torch's stubs omit memory_format, which Module.to takes (channels_last on a GPU)
+        module.to(self.device, memory_format=self.memory_format)  # type: ignore[call-overload]
         optimizer = torch.optim.SGD(module.parameters(), lr=self.recipe.lr,
                                     momentum=self.recipe.momentum, nesterov=self.recipe.nesterov,
                                     weight_decay=self.recipe.weight_decay)

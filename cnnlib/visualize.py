@@ -161,9 +161,8 @@ def feature_maps(model: nn.Module, x: Tensor, layer: str) -> Tensor:
 def visual_layers(result: analysis.Profile, model: nn.Module) -> list[tuple[str, str]]:
     """Layers worth looking at: module rows with a CxHxW output, as (name, output shape)."""
     modules = dict(model.named_modules())
-    return [(name, shape) for name, shape in zip(result.layers["name"],
-                                                 result.layers["output_shape"], strict=True)
-            if name.partition("#")[0] in modules and shape.count("x") == 2]
+    return [(r.name, analysis.format_shape(r.calc.out[1:])) for r in result.rows
+            if r.name.partition("#")[0] in modules and len(r.calc.out) == 4]
 
 
 def output_channels(result: analysis.Profile) -> dict[str, int]:
@@ -188,8 +187,9 @@ def activation_grid(maps: Tensor, top_k: int = 16, per_row: int | None = None) -
     tiles = maps[order].float().unsqueeze(1).expand(-1, 3, -1, -1)
     grid = make_grid(tiles, nrow=per_row or math.ceil(math.sqrt(len(order))), padding=1,
                      normalize=True, scale_each=True, pad_value=1.0)
+    c, h, w = maps.shape
     return ActivationGrid(_to_uint8(grid), tuple(order.tolist()),
-                          tuple(means[order].tolist()), tuple(maps.shape))
+                          tuple(means[order].tolist()), (c, h, w))
 
 
 # ---------------------------------------------------------------- projections

@@ -16,7 +16,7 @@ import torchvision
 from torch import nn
 
 import cnnlib
-from cnnlib import analysis, reference
+from cnnlib import analysis, formulas, reference
 from cnnlib.errors import InputSizeError, InputTooSmallError, UnknownModelError
 from cnnlib.models import registry
 
@@ -432,3 +432,34 @@ def test_cli_bad_input_exits_2_with_one_line(args: list[str], message: str) -> N
     assert result.returncode == 2
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr
+
+
+# ---------------------------------------------------------------- the kind of a layer
+
+
+def test_each_rule_says_what_kind_of_layer_it_computes() -> None:
+    """The kind is set by the formula rule (one home); the meta fallback's rows are "other"."""
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+            self.bn, self.gn = nn.BatchNorm2d(4), nn.GroupNorm(2, 4)
+            self.lrn = nn.LocalResponseNorm(2)
+            self.relu, self.drop = nn.ReLU(), nn.Dropout()
+            self.max, self.avg = nn.MaxPool2d(2), nn.AdaptiveAvgPool2d(1)
+            self.up = nn.Upsample(scale_factor=2)  # no formula: the meta fallback
+            self.fc = nn.Linear(8, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = self.relu(self.lrn(self.gn(self.bn(self.conv(x)))))
+            y = self.up(self.max(self.drop(y)))
+            y = torch.cat([y * y, y + y], 1)
+            return self.fc(torch.flatten(self.avg(y), 1))
+
+    kinds = {r.name: r.calc.kind for r in cnnlib.profile(Net(), (3, 6, 6)).rows}
+    assert kinds == {"conv": "conv", "bn": "batch_norm", "gn": "norm", "lrn": "lrn",
+                     "relu": "activation", "drop": "dropout", "max": "max_pool", "up": "other",
+                     "mul": "mul", "add": "add", "cat": "concat", "avg": "avg_pool",
+                     "flatten": "reshape", "fc": "fc"}
+    assert set(kinds.values()) <= set(formulas.KINDS)

@@ -260,6 +260,17 @@ def test_a_user_sequential() -> None:
     dot_accepts("".join(graph.to_dot(p, d) for d in graph.DETAILS))
 
 
+def test_strides_are_read_as_numbers() -> None:
+    """A stride of 11 is labelled (its text "11" is all ones), an uneven one by each side."""
+    net = nn.Sequential(nn.Conv2d(1, 4, 11, stride=11), nn.Conv2d(4, 4, (1, 3), stride=(1, 2)),
+                        nn.Conv2d(4, 4, 1))
+    p = cnnlib.profile(net, (1, 44, 44))
+    assert [r.calc.stride for r in p.rows] == [(11, 11), (1, 2), (1, 1)]
+    labels = [n.label for n in graph.build(p).nodes][1:-1]
+    assert labels == ["11x11 conv, 4, /11", "1x3 conv, 4, /1x2", "1x1 conv, 4"]
+    assert list(p.layers["stride"]) == ["11", "1x2", "1"]
+
+
 class _Odd(nn.Module):
     """A residual at the top level, x + x, a parameter, a grouped and a dilated conv."""
 

@@ -121,8 +121,12 @@ def test_a_wrong_computed_value_fails_the_check(monkeypatch: pytest.MonkeyPatch)
 
     def wrong(*args, **kwargs) -> analysis.Profile:
         p = real(*args, **kwargs)
-        p.rows[0].calc.macs += 5_000_000  # conv1: 73M -> 78M
-        return dataclasses.replace(p, totals={**p.totals, "params": p.totals["params"] + 10**6})
+        # conv1: 73M -> 78M, on copies: the cached profile's rows are shared by later tests
+        first = p.rows[0]
+        wrong_first = dataclasses.replace(first, calc=dataclasses.replace(
+            first.calc, macs=first.calc.macs + 5_000_000))
+        return dataclasses.replace(p, rows=(wrong_first, *p.rows[1:]),
+                                   totals={**p.totals, "params": p.totals["params"] + 10**6})
 
     monkeypatch.setattr(analysis, "profile", wrong)
     vgg = paper_check.check("vgg16")
