@@ -7,10 +7,12 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
+import cnnlib
 from app import charts, warm
 from app.style import font_size, house, show_shared
-from app.widgets import query_multi, query_select
+from app.widgets import plain, query_multi, query_select
 from cnnlib import compare
+from cnnlib.errors import CnnlibError
 from cnnlib.models import registry
 
 CLASSICS = ["alexnet", "zfnet", "vgg16", "googlenet", "resnet50", "resnet152"]
@@ -36,9 +38,31 @@ def _history(size: int) -> tuple[go.Figure, go.Figure]:
     return house(error, size), house(depth, size)
 
 
+def analysable(names: list[str]) -> list[str]:
+    """The chosen networks the analysis can take. One it cannot (a newer architecture the
+    engine does not read yet) is named with its one-sentence reason in a warning, and the
+    others are still compared: one network must not take the whole page down. Failures are
+    quick to repeat (the trace is cached), so this runs on every rerun."""
+    ok = []
+    for name in names:
+        try:
+            cnnlib.profile(name)
+        except CnnlibError as exc:
+            st.warning(plain(f"{name} is left out, since it cannot be analysed: {exc}"))
+        else:
+            ok.append(name)
+    return ok
+
+
+def label(name: str) -> str:
+    """A network as the pickers show it, grouped by family (the catalogue's order)."""
+    info = registry.get(name)
+    return f"{info.family} · {name} ({info.year})"
+
+
 warm.start()  # the rest of the zoo, in the background, once per server
 st.title("Compare networks")
-names = query_multi("Networks", registry.names(), "models", CLASSICS)
+names = query_multi("Networks", registry.names(), "models", CLASSICS, format_func=label)
 view = query_select("View", ["table", "accuracy", "history", "notes"], "view", radio=True,
                     horizontal=True, label_visibility="collapsed",
                     format_func={"table": "Side by side", "accuracy": "Accuracy vs cost",
@@ -47,9 +71,10 @@ view = query_select("View", ["table", "accuracy", "history", "notes"], "view", r
 if not names and view in ("table", "accuracy"):
     st.info("Choose one or more networks.")
     st.stop()
+computed = analysable(names) if view in ("table", "accuracy") else names
 
 if view == "table":
-    table = compare.compare_table(names)  # cached in cnnlib per list of names
+    table = compare.compare_table(computed)  # cached in cnnlib per list of names
     number = st.column_config.NumberColumn
     st.dataframe(table, hide_index=True, column_config={
         "params": number("params", format="localized"),
@@ -58,14 +83,14 @@ if view == "table":
         "top1": number("top-1 (%)"), "top5": number("top-5 (%)")})
     log = query_select("Scale", ["linear", "log"], "scale", radio=True,
                        horizontal=True) == "log"
-    show_shared(_grouped(tuple(names), log, font_size()), key="grouped")
+    show_shared(_grouped(tuple(computed), log, font_size()), key="grouped")
 elif view == "accuracy":
-    points = compare.accuracy_vs_ops(names)
+    points = compare.accuracy_vs_ops(computed)
     missing = compare.left_out(names)
     if points.empty:
         st.info("None of these networks has a published ImageNet accuracy.")
     else:
-        show_shared(_bubbles(tuple(names), font_size()), key="bubbles")
+        show_shared(_bubbles(tuple(computed), font_size()), key="bubbles")
         st.caption("Top-5 accuracy, since every source gives it (the papers' ILSVRC entries "
                    "give no top-1). Circles: one network on one centre crop of the validation "
                    "set; diamonds: the paper's competition entry on the test set, an ensemble "

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ANALYSIS_BROKEN, zoo_cases
 from streamlit.testing.v1 import AppTest
 
 import cnnlib
@@ -17,7 +18,7 @@ from cnnlib.models import registry
 ENTRY = str(Path(__file__).parent.parent / "streamlit_app.py")
 
 
-@pytest.mark.parametrize("name", registry.names())
+@pytest.mark.parametrize("name", zoo_cases(registry.names(), ("swin_t", "convnext_tiny")))
 def test_every_model_shows_graph_table_and_charts(open_page, name: str) -> None:
     expected = cnnlib.profile(name)
     at = open_page("app/explore.py", model=name, view="graph")
@@ -87,13 +88,36 @@ def test_training_memory_follows_batch_and_optimizer(open_page) -> None:
 @pytest.mark.parametrize("view", ["table", "accuracy", "history", "notes"])
 def test_compare_views_with_every_zoo_model(open_page, view: str) -> None:
     at = open_page("app/compare.py", models=",".join(registry.names()), view=view)
-    if view == "table":
-        assert len(at.dataframe[0].value) == len(registry.names())
+    if view == "table":  # a network the analysis cannot take is named, and the rest compared
+        left_out = [w.value for w in at.warning if "cannot be analysed" in w.value]
+        assert len(at.dataframe[0].value) == len(registry.names()) - len(left_out)
         assert len(at.get("plotly_chart")) == 1
     elif view == "accuracy":
         assert len(at.get("plotly_chart")) == 1
     elif view == "history":
         assert len(at.get("plotly_chart")) == 2
+
+
+@pytest.mark.xfail(strict=True, reason=f"{ANALYSIS_BROKEN['swin_t']}; "
+                                      f"{ANALYSIS_BROKEN['convnext_tiny']}")
+def test_compare_leaves_no_zoo_model_out(open_page) -> None:
+    at = open_page("app/compare.py", models=",".join(registry.names()), view="table")
+    assert not at.warning, [w.value for w in at.warning]
+
+
+def test_the_pickers_group_the_zoo_by_family(open_page) -> None:
+    """The families after ResNet are one group in Explore's and Compare's pickers, with
+    their years, in the catalogue's order (so a family's members sit together)."""
+    explore = open_page("app/explore.py", model="mobilenet_v2", view="table")
+    options = explore.selectbox(key="model").options
+    after = [o for o in options if o.startswith(f"{registry.AFTER_RESNET} · ")]
+    assert after[0] == "After ResNet · mobilenet_v2 (2018)" and len(after) == 8
+    assert "After ResNet · vit_b_16 (2020)" in after and "After ResNet · swin_t (2021)" in after
+    first = options.index(after[0])
+    assert options[first:first + len(after)] == after  # one block
+    compare_page = open_page("app/compare.py", models="resnet152,efficientnet_b0")
+    assert compare_page.multiselect(key="models").options == options
+    assert list(compare_page.dataframe[0].value["family"]) == ["ResNet", "After ResNet"]
 
 
 def test_compare_drops_unknown_names_with_a_warning(open_page) -> None:

@@ -17,6 +17,7 @@ from functools import cache
 
 import pytest
 import torch
+from conftest import zoo_cases
 from torch import nn
 
 import cnnlib
@@ -83,7 +84,7 @@ def dashed(edges: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
 # ---------------------------------------------------------------- every model, every level
 
 
-@pytest.mark.parametrize("name", cnnlib.list_models())
+@pytest.mark.parametrize("name", zoo_cases(cnnlib.list_models(), ("swin_t", "convnext_tiny")))
 def test_every_model_every_detail_is_valid_dot(name: str) -> None:
     texts = []
     for detail in graph.DETAILS:
