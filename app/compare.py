@@ -10,7 +10,7 @@ import streamlit as st
 import cnnlib
 from app import charts, warm
 from app.style import font_size, house, show_shared
-from app.widgets import plain, query_multi, query_select
+from app.widgets import plain, query_multi, query_select, query_toggle
 from cnnlib import compare
 from cnnlib.errors import CnnlibError
 from cnnlib.models import registry
@@ -29,6 +29,12 @@ def _grouped(names: tuple[str, ...], log: bool, size: int) -> go.Figure:
 @st.cache_resource(max_entries=32, show_spinner=False)
 def _bubbles(names: tuple[str, ...], size: int) -> go.Figure:
     return house(charts.accuracy_bubbles(compare.accuracy_vs_ops(list(names))), size)
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _torchvision_bubbles(size: int) -> go.Figure:
+    """Every torchvision classifier's bubble, built once per server and type size."""
+    return house(charts.torchvision_bubbles(compare.torchvision_points(), font=size), size)
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
@@ -68,10 +74,15 @@ view = query_select("View", ["table", "accuracy", "history", "notes"], "view", r
                     format_func={"table": "Side by side", "accuracy": "Accuracy vs cost",
                                  "history": "ILSVRC history",
                                  "notes": "The notes' comparison, recomputed"}.get)
-if not names and view in ("table", "accuracy"):
+every = view == "accuracy" and query_toggle(
+    "Every torchvision classifier (published top-1 against GFLOPS)", "all_torchvision",
+    help="All of torchvision's ImageNet classifiers from their weights' metadata (nothing is "
+         "built or downloaded), the classics highlighted, as Canziani et al. 2017 drew them.")
+per_network = view == "table" or (view == "accuracy" and not every)  # the picker's nets
+if not names and per_network:
     st.info("Choose one or more networks.")
     st.stop()
-computed = analysable(names) if view in ("table", "accuracy") else names
+computed = analysable(names) if per_network else names
 
 if view == "table":
     table = compare.compare_table(computed)  # cached in cnnlib per list of names
@@ -84,6 +95,28 @@ if view == "table":
     log = query_select("Scale", ["linear", "log"], "scale", radio=True,
                        horizontal=True) == "log"
     show_shared(_grouped(tuple(computed), log, font_size()), key="grouped")
+elif every:
+    points = compare.torchvision_points()
+    show_shared(_torchvision_bubbles(font_size()), key="torchvision")
+    swag = list(points.loc[points["weights"].str.contains("SWAG"), "model"])
+    st.caption(
+        f"All {len(points)} of torchvision's ImageNet classifiers, after Canziani, Paszke and "
+        "Culurciello 2017 (An analysis of deep neural network models for practical "
+        "applications): the top-1 accuracy torchvision published for each net's first "
+        "weights (one net, one centre crop of the validation set) against the multiply-adds "
+        "it counted ('GFLOPS' in its tables) at that weights' image size. Nothing is built "
+        "or downloaded: these are the weights' metadata. Labelled: the classics the zoo "
+        "teaches (torchvision's names; hover adds the zoo's); coloured: the zoo's nets after "
+        "ResNet; grey: the rest, named on hover. "
+        + (f"{', '.join(swag)} only have weights pre-trained on 3.6B Instagram images "
+           "(SWAG), one reason they sit at the top. " if swag else "")
+        + "Top-1 here, top-5 on the chart of the chosen networks, since the papers' ILSVRC "
+          "entries give only top-5.")
+    number = st.column_config.NumberColumn
+    st.dataframe(points, hide_index=True, column_config={
+        "top1": number("top-1 (%)"), "top5": number("top-5 (%)"),
+        "gmacs": number("G multiply-adds"), "params": number("params", format="localized"),
+        "crop": number("image side (px)")})
 elif view == "accuracy":
     points = compare.accuracy_vs_ops(computed)
     missing = compare.left_out(names)

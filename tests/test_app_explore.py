@@ -12,7 +12,7 @@ from conftest import ANALYSIS_BROKEN, zoo_cases
 from streamlit.testing.v1 import AppTest
 
 import cnnlib
-from cnnlib import graph
+from cnnlib import compare, graph
 from cnnlib.models import registry
 
 ENTRY = str(Path(__file__).parent.parent / "streamlit_app.py")
@@ -118,6 +118,23 @@ def test_the_pickers_group_the_zoo_by_family(open_page) -> None:
     compare_page = open_page("app/compare.py", models="resnet152,efficientnet_b0")
     assert compare_page.multiselect(key="models").options == options
     assert list(compare_page.dataframe[0].value["family"]) == ["ResNet", "After ResNet"]
+
+
+def test_compare_plots_every_torchvision_classifier_from_a_link(open_page) -> None:
+    """``all_torchvision=1`` swaps the chosen networks' chart for all of torchvision's,
+    from the weights' metadata, without asking for a network; the toggle writes it back."""
+    at = open_page("app/compare.py", view="accuracy", all_torchvision="1", models="")
+    assert at.toggle(key="all_torchvision").value is True
+    assert len(at.get("plotly_chart")) == 1 and not at.info  # no "choose a network"
+    table = at.dataframe[0].value
+    assert len(table) == len(compare.torchvision_points()) >= 80
+    assert any("SWAG" in c.value for c in at.caption)
+    at.toggle(key="all_torchvision").set_value(False).run()
+    assert not at.exception and at.query_params["all_torchvision"] == "0"
+    assert "measured" in at.dataframe[0].value.columns  # the chosen networks' points again
+    bad = open_page("app/compare.py", view="accuracy", all_torchvision="yes")
+    assert "'yes' is not 0 or 1" in bad.warning[0].value
+    assert bad.toggle(key="all_torchvision").value is False
 
 
 def test_compare_drops_unknown_names_with_a_warning(open_page) -> None:
