@@ -35,6 +35,22 @@ def test_every_model_shows_graph_table_and_charts(open_page, name: str) -> None:
     assert len(at.markdown) >= 1  # the computed sentences under the charts
 
 
+def test_a_graph_that_cannot_be_drawn_is_plain_boxes_never_an_error(
+        open_page, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(self: object, detail: str) -> None:
+        raise RuntimeError("a layer the drawing has no rule for")
+
+    from app import network
+
+    monkeypatch.setattr(graph._Net, "graph", broken)
+    try:
+        at = open_page("app/explore.py", model="vgg11", view="graph", detail="layers")
+        assert len(at.get("graphviz_chart")) == 1
+        assert any("plain boxes" in c.value for c in at.caption), [c.value for c in at.caption]
+    finally:
+        network._dot.clear()  # the server-wide DOT cache must not keep the plain drawing
+
+
 def test_deep_link_is_honoured_and_written_back(open_page) -> None:
     at = open_page("app/explore.py", model="vgg16", input="3x64x64", view="charts",
                    scale="log", units="flops")
