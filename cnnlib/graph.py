@@ -420,6 +420,7 @@ class _Net:
             shortcut = self.shortcuts[adds[0]]
             note = ("" if not shortcut.reshapes else
                     "projection shortcut" if shortcut.weights else "parameter-free shortcut")
+            title = self.later_block_title(rows, title)
             return title + (f", /{down}" if down > 1 else ""), note
         own = [i for i in rows if self.rep[i] == i]
         if self.block_names[b] in self.merge_blocks:
@@ -591,6 +592,39 @@ class _Net:
             edges[src, dst] = Edge(src, dst, shape, label, kind)
         return list(edges.values())
 
+    def later_block_title(self, rows: list[int], title: str) -> str:
+        """What the papers after ResNet call a residual block that :meth:`block_title` names
+        by its convs: MobileNetV2's "inverted residual 24-144-24" (a 1x1 conv widening the
+        thin ends, a 3x3 depthwise conv, a 1x1 conv back), MobileNet's "depthwise separable
+        16" (a depthwise conv, then a 1x1), and ", SE" where a squeeze-and-excitation sits
+        inside (two convs on a 1x1 map, their output multiplied back in). A block that is
+        none of these keeps ``title``; a bottleneck with SE (RegNetY) keeps its name."""
+        out = self.shape(rows[-1])
+        if len(out) < 4:
+            return title
+        convs = [i for i in rows if self.kinds[i] == "conv" and i not in self.absorbed]
+        squeeze = [i for i in convs if self.shape(i)[2:] == (1, 1) != out[2:]]
+        core = [i for i in convs if i not in squeeze]
+        se = ", SE" if squeeze else ""
+
+        def depthwise(i: int) -> bool:
+            return 1 < self.groups(i) == self.shape(i)[1]
+
+        def pointwise(i: int) -> bool:
+            return self.label(i).startswith("1x1 ") and not depthwise(i)
+
+        if len(core) == 3 and pointwise(core[0]) and depthwise(core[1]) and pointwise(core[2]):
+            inner = self.shape(core[1])[1]
+            return f"inverted residual {out[1]}-{inner}-{out[1]}{se}" if inner > out[1] \
+                else f"depthwise bottleneck {inner}-{out[1]}{se}"
+        if len(core) == 2 and depthwise(core[0]) and pointwise(core[1]):
+            return f"depthwise separable {out[1]}{se}"
+        if len(core) == 3 and squeeze and pointwise(core[0]) and pointwise(core[2]):
+            groups = self.groups(core[1])
+            return (f"bottleneck {self.shape(core[1])[1]}-{out[1]}"
+                    + (f", g={groups}" if groups > 1 else "") + se)
+        return title
+
 
 def _row_id(row: int) -> str:
     return f"n{row}" if row >= 0 else "input"
@@ -610,7 +644,24 @@ def build(profile: Profile, detail: str = "layers") -> Graph:
         drawn = _Net(profile).graph(detail)
     except Exception:  # any failure: the picture must not take the page down
         return plain(profile, detail)
-    return drawn if readable(drawn) else plain(profile, detail)
+    return _depthwise_named(drawn) if readable(drawn) else plain(profile, detail)
+
+
+#: A conv with as many groups as filters, as :meth:`_Net.label` writes it ("3x3 conv, 96, /2,
+#: g=96"): one filter per channel, what MobileNet calls a depthwise conv.
+_DEPTHWISE = re.compile(r"\b(\d+x\d+) conv, (\d+)((?:, /\d+)?), g=\2\b")
+
+
+def _depthwise_named(drawn: Graph) -> Graph:
+    """``drawn`` with every depthwise conv named so on every line it appears ("3x3 depthwise
+    conv, 96, /2" instead of "3x3 conv, 96, /2, g=96"), in nodes and cluster titles alike."""
+    def named(text: str) -> str:
+        return _DEPTHWISE.sub(r"\1 depthwise conv, \2\3", text)
+
+    return dataclasses.replace(
+        drawn, nodes=[dataclasses.replace(n, label=named(n.label), note=named(n.note))
+                      for n in drawn.nodes],
+        clusters=[named(c) for c in drawn.clusters])
 
 
 def default_detail(profile: Profile) -> str:

@@ -109,6 +109,28 @@ def test_every_zoo_model_draws_its_data_flow(name: str) -> None:
     assert not any(graph.build(prof(name), d).plain for d in graph.DETAILS)
 
 
+def test_the_blocks_after_resnet_are_named_as_their_papers_name_them() -> None:
+    """Depthwise convs, MobileNetV2's inverted residuals, MobileNet's depthwise-separable
+    block and squeeze-and-excitation are named, at every level that shows them; ResNeXt's
+    grouped convs (32 groups, not one per channel) and ResNet's bottlenecks are not renamed."""
+    blocks = {n: [node.label for node in graph.build(prof(n), "blocks").nodes]
+              for n in ("mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0",
+                        "regnet_y_400mf", "resnext50_32x4d")}
+    assert blocks["mobilenet_v2"].count("inverted residual 64-384-64") == 3
+    assert "3x3 depthwise conv, 32\n1x1 conv, 16" in blocks["mobilenet_v2"]
+    assert "depthwise separable 16" in blocks["mobilenet_v3_large"]
+    assert "inverted residual 40-120-40, SE" in blocks["mobilenet_v3_large"]
+    assert "inverted residual 80-184-80" in blocks["mobilenet_v3_large"]  # no SE there
+    assert blocks["efficientnet_b0"].count("inverted residual 192-1152-192, SE") == 3
+    assert "bottleneck 48-48, g=6, SE, /2" in blocks["regnet_y_400mf"]
+    assert blocks["resnext50_32x4d"].count("bottleneck 128-256, g=32") == 3
+    layers, _ = drawn("mobilenet_v2", "layers")
+    assert "3x3 depthwise conv, 96, /2" in layers.values()
+    assert not any("g=96" in label for label in layers.values())
+    stages, _ = drawn("mobilenet_v2", "stages")
+    assert any("2 × inverted residual 32-192-32" in label for label in stages.values())
+
+
 class _Fan(nn.Module):
     """The input into ten convs summed: a fan-out the drawing takes for a lost data flow."""
 
