@@ -195,15 +195,16 @@ _MODELS += [
 _TORCHVISION = "torchvision's definition, built by its own builder (no weights)."
 _MODELS += [
     _m("mobilenet_v2", AFTER_RESNET, 2018, "mobilenet_v2", _IMAGENET,
-       "MobileNetV2: inverted residual blocks (1x1 expand 6x, 3x3 depthwise, linear 1x1 "
-       "projection), the shortcut between the thin ends; 3.5M params.",
+       "MobileNetV2: inverted residual blocks (a 1x1 conv widening 6x, but 1x in the first, a "
+       "3x3 depthwise conv, a linear 1x1 projection), the shortcut between the thin ends; "
+       "3.5M params.",
        _TORCHVISION, "after_resnet:mobilenet_v2", torchvision="mobilenet_v2"),
     _m("mobilenet_v3_large", AFTER_RESNET, 2019, "mobilenet_v3", _IMAGENET,
        "MobileNetV3-Large: MobileNetV2's blocks chosen by architecture search, with "
        "squeeze-and-excitation and hard-swish; 5.5M params.",
        _TORCHVISION, "after_resnet:mobilenet_v3_large", torchvision="mobilenet_v3_large"),
     _m("mobilenet_v3_small", AFTER_RESNET, 2019, "mobilenet_v3", _IMAGENET,
-       "MobileNetV3-Small: the search's smaller net for low-resource phones; 2.5M params.",
+       "MobileNetV3-Small: the search's smaller net, for low-resource use; 2.5M params.",
        _TORCHVISION, "after_resnet:mobilenet_v3_small", torchvision="mobilenet_v3_small"),
     _m("efficientnet_b0", AFTER_RESNET, 2019, "efficientnet", _IMAGENET,
        "EfficientNet-B0: searched MBConv blocks (inverted residuals with squeeze-and-excitation "
@@ -214,7 +215,9 @@ _MODELS += [
        "RegNetY-400MF: four stages of grouped-conv bottleneck blocks whose widths follow a "
        "quantised linear rule found by searching design spaces, with squeeze-and-excitation "
        "(the Y); 4.3M params.",
-       _TORCHVISION, "after_resnet:regnet_y_400mf", torchvision="regnet_y_400mf"),
+       "torchvision's definition: its builder's own settings and functions, with the stage "
+       "widths computed on the CPU so that it also builds on the meta device (no weights).",
+       "after_resnet:regnet_y_400mf", torchvision="regnet_y_400mf"),
     _m("vit_b_16", AFTER_RESNET, 2020, "vit", _IMAGENET,
        "ViT-B/16: one 16x16 stride-16 conv cuts the image into 196 patch tokens, then 12 "
        "transformer encoder layers of 12-head self-attention, no other convolution; 86.6M "
