@@ -644,7 +644,7 @@ def build(profile: Profile, detail: str = "layers") -> Graph:
         drawn = _Net(profile).graph(detail)
     except Exception:  # any failure: the picture must not take the page down
         return plain(profile, detail)
-    return _depthwise_named(drawn) if readable(drawn) else plain(profile, detail)
+    return _tidied(drawn) if readable(drawn) else plain(profile, detail)
 
 
 #: A conv with as many groups as filters, as :meth:`_Net.label` writes it ("3x3 conv, 96, /2,
@@ -652,11 +652,14 @@ def build(profile: Profile, detail: str = "layers") -> Graph:
 _DEPTHWISE = re.compile(r"\b(\d+x\d+) conv, (\d+)((?:, /\d+)?), g=\2\b")
 
 
-def _depthwise_named(drawn: Graph) -> Graph:
+def _tidied(drawn: Graph) -> Graph:
     """``drawn`` with every depthwise conv named so on every line it appears ("3x3 depthwise
-    conv, 96, /2" instead of "3x3 conv, 96, /2, g=96"), in nodes and cluster titles alike."""
+    conv, 96, /2" instead of "3x3 conv, 96, /2, g=96"), in nodes and cluster titles alike,
+    and no line ending in a space (a parameter with no shape to print, ConvNeXt's layer
+    scale, is "parameter", not "parameter ")."""
     def named(text: str) -> str:
-        return _DEPTHWISE.sub(r"\1 depthwise conv, \2\3", text)
+        text = _DEPTHWISE.sub(r"\1 depthwise conv, \2\3", text)
+        return "\n".join(line.rstrip() for line in text.split("\n"))
 
     return dataclasses.replace(
         drawn, nodes=[dataclasses.replace(n, label=named(n.label), note=named(n.note))

@@ -131,6 +131,15 @@ def test_the_blocks_after_resnet_are_named_as_their_papers_name_them() -> None:
     assert any("2 × inverted residual 32-192-32" in label for label in stages.values())
 
 
+def test_no_label_line_ends_in_a_space() -> None:
+    """A parameter with no shape to print (ConvNeXt's layer scale once the analysis reads it,
+    issue 11) is "parameter", which the DOT's parser and a reader see alike."""
+    node = graph.Node("n3", "parameter ", "other", "BN ")
+    tidied = graph._tidied(graph.Graph("m", "layers", [node], [], ["3x3 conv, 8, g=8 "]))
+    assert (tidied.nodes[0].label, tidied.nodes[0].note) == ("parameter", "BN")
+    assert tidied.clusters == ["3x3 depthwise conv, 8"]
+
+
 class _Fan(nn.Module):
     """The input into ten convs summed: a fan-out the drawing takes for a lost data flow."""
 
