@@ -54,7 +54,12 @@ def hints_view(text: str, profile: Profile) -> None:
 def diff_view(profile: Profile) -> None:
     other = query_select("Compare with", registry.names(), "vs", default="vgg16",
                          format_func=lambda n: f"{registry.get(n).family} · {n}")
-    theirs = network.zoo_profile(other)
+    try:
+        theirs = network.zoo_profile(other)
+    except CnnlibError as exc:  # a later net the analysis cannot take yet: say so, no trace
+        st.warning(plain(f"{other} cannot be analysed, so there is nothing to compare with: "
+                         f"{exc}"))
+        return
     mine, t = profile.totals, theirs.totals
     st.markdown(f"**Your net**: {short(mine['params'])} parameters, {short(mine['macs'])} "
                 f"multiply-adds, depth {mine['depth']}. **{other}**: {short(t['params'])} "

@@ -9,6 +9,7 @@ the late fully connected ones.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import pandas as pd
 import plotly.express as px
@@ -23,6 +24,10 @@ from cnnlib.models import registry
 STAGE_COLOURS = px.colors.qualitative.Safe + px.colors.qualitative.Bold
 #: What is not one of the zoo's networks: the shallow ILSVRC winners, a design being built.
 OTHER_COLOUR = "#888888"
+#: One hue per family, in catalogue order: the colour-blind-safe palette without its grey
+#: (grey means "not a zoo net"), then Bold's orange for the eleventh family (After ResNet).
+FAMILY_COLOURS = [c for c in px.colors.qualitative.Safe if c != "rgb(136, 136, 136)"] + [
+    "rgb(230, 131, 16)"]
 
 
 @functools.cache
@@ -32,7 +37,7 @@ def _network_colours() -> dict[str, str]:
     names = registry.names()
     families = list(dict.fromkeys(registry.get(n).family for n in names))
     colours = {}
-    for family, base in zip(families, px.colors.qualitative.Safe, strict=False):
+    for family, base in zip(families, FAMILY_COLOURS, strict=False):
         members = [n for n in names if registry.get(n).family == family]
         r, g, b = unlabel_rgb(base)
         for i, name in enumerate(members):
@@ -179,6 +184,167 @@ def accuracy_bubbles(points: pd.DataFrame) -> go.Figure:
                                              "line": {"color": "#222", "width": 1}}))
     fig.update_layout(legend={"x": 1, "xanchor": "right", "y": 0, "yanchor": "bottom",
                               "title": None, "bgcolor": "rgba(255,255,255,0.85)"})
+    return fig
+
+
+#: How the groups of :func:`cnnlib.compare.torchvision_points` are drawn, back to front:
+#: torchvision's other nets as light grey context, the zoo's after-ResNet and classic nets
+#: in their own colours; only the classics are labelled (hover names every point).
+TORCHVISION_GROUPS = {compare.OTHER: {"opacity": 0.45, "labelled": False},
+                      compare.AFTER: {"opacity": 0.9, "labelled": False},
+                      compare.CLASSIC: {"opacity": 0.9, "labelled": True}}
+#: The plot area the label placement assumes, in pixels: Compare's chart on a wide page at
+#: 1280x720 (measured on a screenshot). Only used to keep labels apart, so a rough figure does.
+_PLOT_PX = (725.0, 435.0)
+#: The directions a label may sit in from its bubble, in order of preference.
+_DIRECTIONS = [(0, 1), (0, -1), (1, 0), (-1, 0), (1, 1), (-1, 1), (1, -1), (-1, -1)]
+
+
+@dataclass(frozen=True)
+class Label:
+    """One bubble's label: its offset from the bubble's centre in pixels (x right, y up),
+    whether a leader line joins them (a label moved away from a crowd), and its estimated
+    box (left, bottom, right, top) in the plot area's pixels."""
+
+    text: str
+    dx: float
+    dy: float
+    leader: bool
+    box: tuple[float, float, float, float]
+
+
+def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3])
+                                                              - max(a[1], b[1]))
+
+
+def place_labels(labelled: pd.DataFrame, others: pd.DataFrame, x_range: tuple[float, float],
+                 y_range: tuple[float, float], font: int) -> list[Label]:
+    """Labels for the rows of ``labelled`` (columns ``x``, ``y``, ``radius`` in pixels,
+    ``text``) that keep clear of each other and of the bubbles, in ``labelled``'s order.
+
+    Each label tries the eight places around its bubble, next to it or further out with a
+    leader line, and takes the one that covers least: other labels count most, the labelled
+    bubbles next, the grey context bubbles of ``others`` least, and a place further out
+    costs a little. Greedy from the left, then each label again among all the others, until
+    no two labels overlap (three sweeps at most). ``x`` is on a log axis; boxes are
+    estimated in pixels of :data:`_PLOT_PX` and the type size ``font``, since the browser's
+    layout is not known here."""
+    import math
+
+    def centre(x: float, y: float) -> tuple[float, float]:
+        return ((math.log10(x) - x_range[0]) / (x_range[1] - x_range[0]) * _PLOT_PX[0],
+                (y - y_range[0]) / (y_range[1] - y_range[0]) * _PLOT_PX[1])
+
+    def disc(x: float, y: float, r: float) -> tuple[float, ...]:
+        cx, cy = centre(x, y)
+        return cx - r, cy - r, cx + r, cy + r
+
+    rows = list(zip(labelled["x"], labelled["y"], labelled["radius"], labelled["text"],
+                    strict=True))
+    mine = [disc(x, y, r) for x, y, r, _ in rows]
+    context = [disc(x, y, r) for x, y, r in zip(others["x"], others["y"], others["radius"],
+                                                strict=True)]
+    chosen: list[Label | None] = [None] * len(rows)
+    order = sorted(range(len(rows)), key=lambda i: rows[i][0])
+    for sweep in range(3):
+        for i in order:
+            x, y, radius, text = rows[i]
+            cx, cy = centre(x, y)
+            w, h = 0.52 * font * len(text), 1.25 * font
+            taken = [c.box for j, c in enumerate(chosen) if j != i and c is not None]
+            best: tuple[float, Label] | None = None
+            for rank, (far, (ux, uy)) in enumerate((f, d) for f in (False, True)
+                                                   for d in _DIRECTIONS):
+                reach = radius * (0.7 if ux and uy else 1) + (1.6 * h if far else 2)
+                dx, dy = ux * (reach + w / 2), uy * (reach + h / 2)
+                box = (cx + dx - w / 2, cy + dy - h / 2, cx + dx + w / 2, cy + dy + h / 2)
+                cost = (10 * sum(_overlap(box, t) for t in taken)
+                        + sum(_overlap(box, b) for j, b in enumerate(mine) if j != i)
+                        + 0.3 * sum(_overlap(box, b) for b in context) + 30 * far + rank)
+                if best is None or cost < best[0]:
+                    best = (cost, Label(text, dx, dy, far, box))
+            chosen[i] = best[1]
+        labels = [c for c in chosen if c is not None]
+        if sweep and not any(_overlap(a.box, b.box) for k, a in enumerate(labels)
+                             for b in labels[k + 1:]):
+            break
+    return [c for c in chosen if c is not None]
+
+
+def torchvision_labels(points: pd.DataFrame, font: int = 13, size_max: int = 44
+                       ) -> tuple[pd.DataFrame, dict[str, list[Label]], float, tuple, tuple]:
+    """What :func:`torchvision_bubbles` draws: ``points`` with ``x``, ``y``, ``radius`` (px)
+    and ``text``; each labelled group's labels; the marker size reference; the axes' ranges
+    (x in log10)."""
+    import math
+
+    sizeref = 2.0 * float(points["params"].max()) / size_max**2  # area ~ params
+    x_range = (math.log10(points["gmacs"].min()) - 0.15,
+               math.log10(points["gmacs"].max()) + 0.15)
+    y_range = (float(points["top1"].min()) - 3, float(points["top1"].max()) + 3)
+    bubbles = points.assign(x=points["gmacs"], y=points["top1"], text=points["model"],
+                            radius=[max(4.0, math.sqrt(p / sizeref)) / 2
+                                    for p in points["params"]])
+    labels = {group: place_labels(bubbles[bubbles["group"] == group],
+                                  bubbles[bubbles["group"] != group], x_range, y_range, font)
+              for group, style in TORCHVISION_GROUPS.items() if style["labelled"]}
+    return bubbles, labels, sizeref, x_range, y_range
+
+
+def torchvision_bubbles(points: pd.DataFrame, font: int = 13, size_max: int = 44) -> go.Figure:
+    """Top-1 accuracy against operations for every torchvision classifier, bubble area the
+    parameters, as Canziani et al. (2017) drew the nets of their day: the classics the zoo
+    teaches in their own colours and labelled (torchvision's names, short; hover adds the
+    zoo's), a label moved out of a crowd joined to its bubble by a line; the zoo's
+    after-ResNet nets in their colours; torchvision's other nets as grey context. Hover gives
+    every point's numbers. ``font`` is the type size the labels are placed for.
+
+    The operations span four orders of magnitude (MobileNetV3-Small's 0.06 G to ViT-H/14's
+    1,017 G at 518x518), so the axis is logarithmic."""
+    import math
+
+    bubbles, labels, sizeref, x_range, y_range = torchvision_labels(points, font, size_max)
+    fig = go.Figure()
+    for group in TORCHVISION_GROUPS:
+        rows = bubbles[bubbles["group"] == group]
+        if rows.empty:
+            continue
+        zoo = [z.split(", ")[0] for z in rows["zoo"]]  # the zoo's name for it, if any
+        colours = ["#b8b8b8" if group == compare.OTHER else network_colour(z) for z in zoo]
+        names = [f"{m} (zoo: {z})" if z else m for m, z in zip(rows["model"], rows["zoo"],
+                                                                strict=True)]
+        fig.add_trace(go.Scatter(
+            x=rows["gmacs"], y=rows["top1"], name=group, mode="markers", cliponaxis=False,
+            marker={"size": list(rows["params"]), "sizemode": "area", "sizeref": sizeref,
+                    "sizemin": 4, "color": colours,
+                    "opacity": TORCHVISION_GROUPS[group]["opacity"],
+                    "line": {"color": "#222" if group != compare.OTHER else "#777",
+                             "width": 1}},
+            customdata=list(zip(names, rows["top5"], rows["params"], rows["crop"],
+                                rows["weights"], strict=True)),
+            hovertemplate="<b>%{customdata[0]}</b><br>top-1 %{y:.2f}%, top-5 "
+                          "%{customdata[1]:.2f}%<br>%{x:.3f} G multiply-adds at "
+                          "%{customdata[3]}x%{customdata[3]}<br>%{customdata[2]:,} parameters"
+                          "<br>%{customdata[4]}<extra></extra>"))
+        for label, x, y, radius in zip(labels.get(group, []), rows["x"], rows["y"],
+                                       rows["radius"], strict=False):
+            at = {"x": math.log10(x), "y": y, "text": label.text, "name": group}
+            if label.leader:  # the text sits at the line's tail, the head at the bubble
+                fig.add_annotation(**at, ax=label.dx, ay=-label.dy, showarrow=True,
+                                   arrowhead=0, arrowwidth=1, arrowcolor="#555",
+                                   standoff=radius)
+            else:
+                fig.add_annotation(**at, showarrow=False, xshift=label.dx, yshift=label.dy,
+                                   xanchor="center", yanchor="middle")
+    fig.update_xaxes(type="log", range=list(x_range),
+                     title="G multiply-adds per image (torchvision's 'GFLOPS'), log scale")
+    fig.update_yaxes(range=list(y_range), title="ImageNet top-1 accuracy (%)")
+    fig.update_layout(
+        height=560, title="Every torchvision classifier: accuracy against operations; "
+                          "bubble area: parameters",
+        legend={"x": 1, "xanchor": "right", "y": 0, "yanchor": "bottom", "title": None,
+                "bgcolor": "rgba(255,255,255,0.85)", "itemsizing": "constant"})
     return fig
 
 

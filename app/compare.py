@@ -7,10 +7,12 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
+import cnnlib
 from app import charts, warm
 from app.style import font_size, house, show_shared
-from app.widgets import query_multi, query_select
+from app.widgets import plain, query_multi, query_select, query_toggle
 from cnnlib import compare
+from cnnlib.errors import CnnlibError
 from cnnlib.models import registry
 
 CLASSICS = ["alexnet", "zfnet", "vgg16", "googlenet", "resnet50", "resnet152"]
@@ -30,26 +32,60 @@ def _bubbles(names: tuple[str, ...], size: int) -> go.Figure:
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
+def _torchvision_bubbles(size: int) -> go.Figure:
+    """Every torchvision classifier's bubble, built once per server and type size."""
+    return house(charts.torchvision_bubbles(compare.torchvision_points(), font=size), size)
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
 def _history(size: int) -> tuple[go.Figure, go.Figure]:
     human = compare.human_top5_error()
     error, depth = charts.ilsvrc_history(compare.ilsvrc_history(), human[0])
     return house(error, size), house(depth, size)
 
 
+def analysable(names: list[str]) -> list[str]:
+    """The chosen networks the analysis can take. One it cannot (a newer architecture the
+    engine does not read yet) is named with its one-sentence reason in a warning, and the
+    others are still compared: one network must not take the whole page down. Failures are
+    quick to repeat (the trace is cached), so this runs on every rerun."""
+    ok = []
+    for name in names:
+        try:
+            cnnlib.profile(name)
+        except CnnlibError as exc:
+            st.warning(plain(f"{name} is left out, since it cannot be analysed: {exc}"))
+        else:
+            ok.append(name)
+    return ok
+
+
+def label(name: str) -> str:
+    """A network as the pickers show it, grouped by family (the catalogue's order)."""
+    info = registry.get(name)
+    return f"{info.family} · {name} ({info.year})"
+
+
 warm.start()  # the rest of the zoo, in the background, once per server
 st.title("Compare networks")
-names = query_multi("Networks", registry.names(), "models", CLASSICS)
+names = query_multi("Networks", registry.names(), "models", CLASSICS, format_func=label)
 view = query_select("View", ["table", "accuracy", "history", "notes"], "view", radio=True,
                     horizontal=True, label_visibility="collapsed",
                     format_func={"table": "Side by side", "accuracy": "Accuracy vs cost",
                                  "history": "ILSVRC history",
                                  "notes": "The notes' comparison, recomputed"}.get)
-if not names and view in ("table", "accuracy"):
+every = view == "accuracy" and query_toggle(
+    "Every torchvision classifier (published top-1 against GFLOPS)", "all_torchvision",
+    help="All of torchvision's ImageNet classifiers from their weights' metadata (nothing is "
+         "built or downloaded), the classics highlighted, as Canziani et al. 2017 drew them.")
+per_network = view == "table" or (view == "accuracy" and not every)  # the picker's nets
+if not names and per_network:
     st.info("Choose one or more networks.")
     st.stop()
+computed = analysable(names) if per_network else names
 
 if view == "table":
-    table = compare.compare_table(names)  # cached in cnnlib per list of names
+    table = compare.compare_table(computed)  # cached in cnnlib per list of names
     number = st.column_config.NumberColumn
     st.dataframe(table, hide_index=True, column_config={
         "params": number("params", format="localized"),
@@ -58,14 +94,36 @@ if view == "table":
         "top1": number("top-1 (%)"), "top5": number("top-5 (%)")})
     log = query_select("Scale", ["linear", "log"], "scale", radio=True,
                        horizontal=True) == "log"
-    show_shared(_grouped(tuple(names), log, font_size()), key="grouped")
+    show_shared(_grouped(tuple(computed), log, font_size()), key="grouped")
+elif every:
+    points = compare.torchvision_points()
+    show_shared(_torchvision_bubbles(font_size()), key="torchvision")
+    swag = list(points.loc[points["weights"].str.contains("SWAG"), "model"])
+    st.caption(
+        f"All {len(points)} of torchvision's ImageNet classifiers, after Canziani, Paszke and "
+        "Culurciello 2017 (An analysis of deep neural network models for practical "
+        "applications): the top-1 accuracy torchvision published for each net's first "
+        "weights (one net, one centre crop of the validation set) against the multiply-adds "
+        "it counted ('GFLOPS' in its tables) at that weights' image size. Nothing is built "
+        "or downloaded: these are the weights' metadata. Labelled: the classics the zoo "
+        "teaches (torchvision's names; hover adds the zoo's); coloured: the zoo's nets after "
+        "ResNet; grey: the rest, named on hover. "
+        + (f"{', '.join(swag)} only have weights pre-trained on 3.6B Instagram images "
+           "(SWAG), one reason they sit at the top. " if swag else "")
+        + "Top-1 here, top-5 on the chart of the chosen networks, since the papers' ILSVRC "
+          "entries give only top-5.")
+    number = st.column_config.NumberColumn
+    st.dataframe(points, hide_index=True, column_config={
+        "top1": number("top-1 (%)"), "top5": number("top-5 (%)"),
+        "gmacs": number("G multiply-adds"), "params": number("params", format="localized"),
+        "crop": number("image side (px)")})
 elif view == "accuracy":
-    points = compare.accuracy_vs_ops(names)
+    points = compare.accuracy_vs_ops(computed)
     missing = compare.left_out(names)
     if points.empty:
         st.info("None of these networks has a published ImageNet accuracy.")
     else:
-        show_shared(_bubbles(tuple(names), font_size()), key="bubbles")
+        show_shared(_bubbles(tuple(computed), font_size()), key="bubbles")
         st.caption("Top-5 accuracy, since every source gives it (the papers' ILSVRC entries "
                    "give no top-1). Circles: one network on one centre crop of the validation "
                    "set; diamonds: the paper's competition entry on the test set, an ensemble "

@@ -9,7 +9,8 @@ from cnnlib.models import registry
 
 st.title("CNN Architecture Explorer")
 st.write("The classic convolutional networks, from LeNet-5 to ResNet, and why they are built "
-         "the way they are. Every number is computed from the model itself.")
+         "the way they are, with the families that came after them (MobileNet, EfficientNet, "
+         "RegNet, ViT, Swin, ConvNeXt). Every number is computed from the model itself.")
 for page in PAGES:
     left, right = st.columns([1, 4], vertical_alignment="center")
     left.page_link(page.path, label=page.title, icon=page.icon)

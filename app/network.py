@@ -125,6 +125,9 @@ def graph_view(profile: Profile, key: tuple, network: str) -> None:
         rankdir = query_select("Direction", list(DIRECTIONS), "direction", radio=True,
                                horizontal=True, format_func=DIRECTIONS.get)
     dot = _dot(key, detail, font_size(), rankdir, profile)
+    if graph.build(profile, detail).plain:
+        st.caption("Drawn as plain boxes in forward order, one per module: the data flow of "
+                   "this network could not be drawn readably.")
     st.graphviz_chart(dot, width="content")
     st.markdown(" ".join(f'<span style="background:{colour};color:#000;padding:0.1em 0.5em;'
                          f'border-radius:0.3em">{kind}</span>'

@@ -154,6 +154,23 @@ def query_text(label: str, key: str, default: str, **kwargs: Any) -> str:
     return value
 
 
+def query_toggle(label: str, key: str, default: bool = False, **kwargs: Any) -> bool:
+    """A toggle mirrored in the URL as ``?key=1`` or ``?key=0``; any other value there falls
+    back to ``default`` with a warning naming it."""
+    if key not in st.session_state:
+        raw = st.query_params.get(key)
+        if raw is not None and raw not in ("0", "1"):
+            st.warning(plain(f"{label}: {shown(raw)} is not 0 or 1; using {int(default)}."))
+        st.session_state[key] = {"1": True, "0": False}.get(raw or "", default)
+
+    def sync() -> None:
+        st.query_params[key] = "1" if st.session_state[key] else "0"
+
+    value = bool(st.toggle(label, key=key, on_change=sync, **kwargs))
+    st.query_params[key] = "1" if value else "0"
+    return value
+
+
 def query_multi(label: str, options: Sequence[str], key: str, default: Sequence[str],
                 **kwargs: Any) -> list[str]:
     """A multiselect mirrored in the URL as ``?key=a,b,c``; unknown names are dropped with a

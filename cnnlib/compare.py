@@ -113,6 +113,60 @@ def accuracy_vs_ops(names: list[str]) -> pd.DataFrame:
                          "source": table["accuracy_source"]}).reset_index(drop=True)
 
 
+#: How each point of :func:`torchvision_points` stands to the zoo: a classic the course
+#: teaches, a family after ResNet that the zoo also has, or only in torchvision.
+CLASSIC = "classic (in the zoo)"
+AFTER = "after ResNet (in the zoo)"
+OTHER = "torchvision only"
+TORCHVISION_COLUMNS = ["model", "family", "weights", "top1", "top5", "gmacs", "params", "crop",
+                       "zoo", "group"]
+
+
+def torchvision_points() -> pd.DataFrame:
+    """Every torchvision ImageNet classifier's published accuracy against its cost, from the
+    weights metadata alone (offline; no model is built), for the accuracy-versus-operations
+    chart of Canziani et al. 2017 drawn over all of them.
+
+    One row per ``torchvision.models.list_models(module=torchvision.models)`` name, in that
+    order: ``family`` (the torchvision module that defines it, e.g. ``resnet`` for ResNeXt
+    too), ``weights`` (the first weights entry: IMAGENET1K_V1 where there is one, trained
+    the classic way, the same entry :func:`published_accuracy` uses; a few big nets only have
+    SWAG weights, pre-trained on 3.6B Instagram images, and the name says so), ``top1`` and
+    ``top5`` (%, ImageNet-1K val, one centre crop), ``gmacs`` (torchvision's ``_ops``, which
+    it calls GFLOPS but counts as multiply-adds, for the weights' ``crop``, the side of the
+    evaluated image), ``params``, ``zoo`` (the zoo models that are exactly this net, comma
+    separated; empty where none) and ``group`` (:data:`CLASSIC`, :data:`AFTER` or
+    :data:`OTHER`)."""
+    return _torchvision_points().copy()
+
+
+@functools.cache
+def _torchvision_points() -> pd.DataFrame:
+    import torchvision  # the metadata only: weights enums are plain Python
+
+    zoo: dict[str, list[str]] = {}
+    for name in registry.names():
+        if registry.get(name).torchvision:
+            zoo.setdefault(registry.get(name).torchvision, []).append(name)
+    records = []
+    for name in torchvision.models.list_models(module=torchvision.models):
+        entry = next(iter(torchvision.models.get_model_weights(name)))
+        meta = entry.meta
+        metrics = meta["_metrics"]["ImageNet-1K"]
+        ours = zoo.get(name, [])
+        if not ours:
+            group = OTHER
+        elif any(registry.get(z).family != registry.AFTER_RESNET for z in ours):
+            group = CLASSIC
+        else:
+            group = AFTER
+        records.append((
+            name, torchvision.models.get_model_builder(name).__module__.rsplit(".", 1)[-1],
+            str(entry), metrics["acc@1"], metrics["acc@5"], meta["_ops"], meta["num_params"],
+            entry.transforms.keywords.get("crop_size"), ", ".join(ours), group))
+    return pd.DataFrame.from_records(records, columns=TORCHVISION_COLUMNS)
+
+
 def left_out(names: list[str]) -> dict[str, str]:
     """The models of ``names`` that :func:`accuracy_vs_ops` has no point for, each with the
     reason: not an ImageNet classifier, or no published accuracy for that exact network."""

@@ -202,6 +202,9 @@ class Graph:
     nodes: list[Node]
     edges: list[Edge]
     clusters: list[str]  # labels of the boxes drawn around blocks' nodes
+    #: drawn as plain boxes in forward order, since the data flow could not be drawn
+    #: readably (see :func:`build`)
+    plain: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,6 +399,7 @@ class _Net:
             shortcut = self.shortcuts[adds[0]]
             note = ("" if not shortcut.reshapes else
                     "projection shortcut" if shortcut.weights else "parameter-free shortcut")
+            title = self.later_block_title(rows, title)
             return title + (f", /{down}" if down > 1 else ""), note
         own = [i for i in rows if self.rep[i] == i]
         if self.block_names[b] in self.merge_blocks:
@@ -568,9 +572,38 @@ class _Net:
             edges[src, dst] = Edge(src, dst, shape, label, kind)
         return list(edges.values())
 
-    def count(self, detail: str) -> int:
-        """Nodes at ``detail``, input and output included, without building them."""
-        return len({*self.node_ids(detail), "input", "output"})
+    def later_block_title(self, rows: list[int], title: str) -> str:
+        """What the papers after ResNet call a residual block that :meth:`block_title` names
+        by its convs: MobileNetV2's "inverted residual 24-144-24" (a 1x1 conv widening the
+        thin ends, a 3x3 depthwise conv, a 1x1 conv back), MobileNet's "depthwise separable
+        16" (a depthwise conv, then a 1x1), and ", SE" where a squeeze-and-excitation sits
+        inside (two convs on a 1x1 map, their output multiplied back in). A block that is
+        none of these keeps ``title``; a bottleneck with SE (RegNetY) keeps its name."""
+        out = self.shape(rows[-1])
+        if len(out) < 4:
+            return title
+        convs = [i for i in rows if self.kinds[i] == "conv" and i not in self.absorbed]
+        squeeze = [i for i in convs if self.shape(i)[2:] == (1, 1) != out[2:]]
+        core = [i for i in convs if i not in squeeze]
+        se = ", SE" if squeeze else ""
+
+        def depthwise(i: int) -> bool:
+            return 1 < self.groups(i) == self.shape(i)[1]
+
+        def pointwise(i: int) -> bool:
+            return self.label(i).startswith("1x1 ") and not depthwise(i)
+
+        if len(core) == 3 and pointwise(core[0]) and depthwise(core[1]) and pointwise(core[2]):
+            inner = self.shape(core[1])[1]
+            return f"inverted residual {out[1]}-{inner}-{out[1]}{se}" if inner > out[1] \
+                else f"depthwise bottleneck {inner}-{out[1]}{se}"
+        if len(core) == 2 and depthwise(core[0]) and pointwise(core[1]):
+            return f"depthwise separable {out[1]}{se}"
+        if len(core) == 3 and squeeze and pointwise(core[0]) and pointwise(core[2]):
+            groups = self.groups(core[1])
+            return (f"bottleneck {self.shape(core[1])[1]}-{out[1]}"
+                    + (f", g={groups}" if groups > 1 else "") + se)
+        return title
 
 
 def _row_id(row: int) -> str:
@@ -578,24 +611,143 @@ def _row_id(row: int) -> str:
 
 
 def build(profile: Profile, detail: str = "layers") -> Graph:
-    """The nodes and edges of ``profile``'s network at ``detail`` (one of :data:`DETAILS`)."""
+    """The nodes and edges of ``profile``'s network at ``detail`` (one of :data:`DETAILS`).
+
+    A network whose data flow cannot be drawn readably (building it fails, or what it draws
+    is not a network: several ends fan into the output, or one node feeds more than
+    :data:`MAX_FANOUT` others, as when an analysis misses a layer and its consumers seem to
+    read the input) is drawn as plain boxes in forward order instead (:func:`plain`), so a
+    page always has a picture and never an error."""
     if detail not in DETAILS:
         raise ValueError(f"Unknown detail '{detail}': expected one of {', '.join(DETAILS)}.")
-    return _Net(profile).graph(detail)
+    try:
+        drawn = _Net(profile).graph(detail)
+    except Exception:  # any failure: the picture must not take the page down
+        return plain(profile, detail)
+    return _tidied(drawn) if readable(drawn) else plain(profile, detail)
+
+
+#: A conv with as many groups as filters, as :meth:`_Net.label` writes it ("3x3 conv, 96, /2,
+#: g=96"): one filter per channel, what MobileNet calls a depthwise conv.
+_DEPTHWISE = re.compile(r"\b(\d+x\d+) conv, (\d+)((?:, /\d+)?), g=\2\b")
+
+
+def _tidied(drawn: Graph) -> Graph:
+    """``drawn`` with every depthwise conv named so on every line it appears ("3x3 depthwise
+    conv, 96, /2" instead of "3x3 conv, 96, /2, g=96"), in nodes and cluster titles alike,
+    and no line ending in a space (a parameter with no shape to print, ConvNeXt's layer
+    scale, is "parameter", not "parameter ")."""
+    def named(text: str) -> str:
+        text = _DEPTHWISE.sub(r"\1 depthwise conv, \2\3", text)
+        return "\n".join(line.rstrip() for line in text.split("\n"))
+
+    return dataclasses.replace(
+        drawn, nodes=[dataclasses.replace(n, label=named(n.label), note=named(n.note))
+                      for n in drawn.nodes],
+        clusters=[named(c) for c in drawn.clusters])
 
 
 def default_detail(profile: Profile) -> str:
     """"layers" (the papers' figure) when it has at most :data:`MAX_NODES` nodes, else
     "blocks", else "stages": a page opens on the finest view that still reads at a glance."""
-    net = _Net(profile)
-    return next((d for d in ("layers", "blocks") if net.count(d) <= MAX_NODES), "stages")
+    # the nodes each level draws, plain boxes included (see build): a few ms for ResNet-152
+    counts = {d: len(build(profile, d).nodes) for d in ("layers", "blocks")}
+    return next((d for d in ("layers", "blocks") if counts[d] <= MAX_NODES), "stages")
 
 
 def row_groups(profile: Profile, detail: str) -> list[str]:
     """Each row of ``profile.layers`` with the id of the node that draws it at ``detail``:
     what a chart sums over to show a deep net per block (``"b3"``) or stage as its graph
     does. A row drawn as its own node (or folded into one) has ``"n<row>"``."""
-    return _Net(profile).node_ids(detail)
+    try:
+        return _Net(profile).node_ids(detail)
+    except Exception:  # drawn as plain boxes (see build)
+        return _plain_ids(profile, detail)
+
+
+# ---------------------------------------------------------------- plain boxes: the fallback
+
+#: The most nodes one node may feed before its drawing is taken for a lost data flow
+#: (GoogLeNet's widest fork, an inception module's input, feeds 4).
+MAX_FANOUT = 8
+#: How deep in the module tree the plain boxes group rows at each detail (None: one per row).
+_PLAIN_DEPTH = {"stages": 1, "blocks": 3, "layers": None, "all": None}
+
+
+def readable(drawn: Graph) -> bool:
+    """Whether ``drawn`` reads as a network: one end into the output, and no node feeding
+    more than :data:`MAX_FANOUT` others."""
+    fanout = Counter(edge.src for edge in drawn.edges)
+    ends = sum(edge.dst == "output" for edge in drawn.edges)
+    return ends <= 1 and max(fanout.values(), default=0) <= MAX_FANOUT
+
+
+def _plain_ids(profile: Profile, detail: str) -> list[str]:
+    """Each row's plain box: consecutive rows under one module ``_PLAIN_DEPTH[detail]``
+    levels deep share a box (``b<k>``); at "layers" a function without parameters (a
+    reshape, an add) joins the box before it; at "all" every row is a box (``n<row>``)."""
+    depth = _PLAIN_DEPTH[detail]
+    ids: list[str] = []
+    previous = None
+    for row, (name, row_type, params) in enumerate(zip(
+            profile.layers["name"], profile.layers["type"], profile.layers["params"],
+            strict=True)):
+        glue = row_type[:1].islower() and not params  # a function row: reshape, add, cat
+        if detail == "all" or (not ids and depth is None):
+            ids.append(f"n{row}")
+        elif depth is None:
+            ids.append(ids[-1] if glue else f"n{row}")
+        else:
+            scope = ".".join(name.split("#")[0].split(".")[:depth])
+            if ids and (scope == previous or (glue and "." not in name)):
+                ids.append(ids[-1])
+            else:
+                ids.append(f"b{row}")
+                previous = scope
+    return ids
+
+
+def plain(profile: Profile, detail: str = "layers") -> Graph:
+    """``profile``'s rows as plain boxes in forward order, one after another: what is drawn
+    when the data flow cannot be (see :func:`build`). A box names its module and sums its
+    rows ("encoder.layers.encoder_layer_0: 11 rows, 7.1M params"); edges carry the shape
+    where it changes. Nothing in it depends on the data flow, so it always draws."""
+    ids = _plain_ids(profile, detail)
+    rows: dict[str, list[int]] = {}
+    for row, node_id in enumerate(ids):
+        rows.setdefault(node_id, []).append(row)
+    layers = profile.layers
+    nodes = [Node("input", f"input {format_shape(profile.input_size)}", "input", "",
+                  "the network's input")]
+    edges: list[Edge] = []
+    before, shape, shown = "input", format_shape(profile.input_size), ""
+    for node_id, members in rows.items():
+        edges.append(Edge(before, node_id, shape, "" if shape in (shown, format_shape(
+            profile.input_size)) else shape))
+        shown = shape
+        names = [str(layers["name"].iloc[r]) for r in members]
+        scopes = [n for n, t, p in zip(names, layers["type"].iloc[members],
+                                       layers["params"].iloc[members], strict=True)
+                  if not (t[:1].islower() and not p)] or names  # glue left out
+        params = int(layers["params"].iloc[members].sum())
+        out = str(layers["output_shape"].iloc[members[-1]])
+        if len(members) == 1:
+            label, note = names[0], str(layers["type"].iloc[members[0]])
+        else:
+            split = (n.split("#")[0].split(".") for n in scopes)
+            common = list(itertools.takewhile(lambda parts: len(set(parts)) == 1,
+                                              zip(*split, strict=False)))
+            label = ".".join(p[0] for p in common) or f"{names[0]} ... {names[-1]}"
+            note = f"{len(members)} rows"
+        if params:
+            note += f", {formulas.short(params)} params"
+        nodes.append(Node(node_id, label, "other" if len(members) == 1 else "block", note,
+                          f"{label}: {out}"))
+        before, shape = node_id, out
+    nodes.append(Node("output", f"output {profile.totals.get('output_shape', '')}".strip(),
+                      "output", "", "the network's output"))
+    edges.append(Edge(before, "output", shape, "" if shape == shown else shape))
+    return Graph(profile.model, detail, nodes, edges, [], plain=True)
 
 
 def details(profile: Profile) -> list[str]:

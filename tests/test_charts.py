@@ -41,6 +41,10 @@ def test_one_colour_per_network() -> None:
     colours = [charts.network_colour(n) for n in registry.names()]
     assert len(set(colours)) == len(colours)
     assert charts.OTHER_COLOUR not in colours
+    families = {registry.get(n).family for n in registry.names()}
+    assert len(charts.FAMILY_COLOURS) >= len(families)  # none left without a hue
+    greys = [c for c in colours if c[1:3] == c[3:5] == c[5:7]]
+    assert not greys, greys  # grey is for what is not a zoo net
     table = compare.compare_table(["vgg16", "resnet50"])
     grouped = charts.grouped(table, {"params": "parameters"})
     assert {t.name: t.marker.color for t in grouped.data} == {
@@ -109,3 +113,31 @@ def test_per_layer_charts_read_on_a_projector() -> None:
     assert names == ["conv1", *(f"layer{s}.{b}" for s, n in enumerate((3, 4, 6, 3), 1)
                                 for b in range(n)), "fc"]  # the stem, 16 bottlenecks, fc
     assert round(sum(v for t in blocks.data for v in t.y) * 1e6) == resnet.totals["params"]
+
+
+def test_every_torchvision_classifier_is_a_bubble_and_only_the_classics_are_labelled() -> None:
+    """Canziani et al.'s chart over all of torchvision: every point plotted (hover names it),
+    the zoo's classics labelled in their own colours, bubble area the parameters, the
+    operations on a log axis; labels keep clear of each other at 1280x720."""
+    points = compare.torchvision_points()
+    fig = charts.torchvision_bubbles(points)
+    traces = {t.name: t for t in fig.data}
+    assert list(traces) == [compare.OTHER, compare.AFTER, compare.CLASSIC]
+    assert sum(len(t.x) for t in fig.data) == len(points)
+    classics = points[points["group"] == compare.CLASSIC]
+    assert [a.text for a in fig.layout.annotations] == list(classics["model"])
+    assert {a.name for a in fig.layout.annotations} == {compare.CLASSIC}
+    classic = traces[compare.CLASSIC]
+    assert list(classic.marker.color) == [charts.network_colour(z) for z in classics["zoo"]]
+    assert classic.marker.sizemode == "area" and list(classic.marker.size) == list(
+        classics["params"])
+    assert fig.layout.xaxis.type == "log"
+    hover = {c[0] for t in fig.data for c in t.customdata}
+    assert "resnet50 (zoo: resnet50_v1_5)" in hover and "squeezenet1_0" in hover
+    # by the placement's own estimate at 1280x720, no two labels overlap, at either type size
+    for font in (13, 20):
+        labels = charts.torchvision_labels(points, font)[1][compare.CLASSIC]
+        assert [label.text for label in labels] == list(classics["model"])
+        for i, a in enumerate(labels):
+            for b in labels[i + 1:]:
+                assert charts._overlap(a.box, b.box) == 0, (font, a, b)

@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torchvision
+from conftest import zoo_cases
 
 import cnnlib
 from cnnlib import compare
@@ -15,7 +16,7 @@ from cnnlib.models import registry
 TORCHVISION_BACKED = [n for n in registry.names() if registry.get(n).torchvision]
 
 
-@pytest.mark.parametrize("name", TORCHVISION_BACKED)
+@pytest.mark.parametrize("name", zoo_cases(TORCHVISION_BACKED))
 def test_accuracy_is_torchvisions_v1_metadata(name: str) -> None:
     entry = torchvision.models.get_model_weights(registry.get(name).torchvision).IMAGENET1K_V1
     metrics = entry.meta["_metrics"]["ImageNet-1K"]
@@ -135,3 +136,49 @@ def test_diff_totals_puts_two_networks_side_by_side() -> None:
     assert diff.loc["parameters", "vgg11"] == mine.totals["params"] == 132_863_336
     assert diff.loc["parameters", "vgg16"] == 138_357_544
     assert diff.loc["depth (weight layers)", "ratio"] == 11 / 16
+
+
+def test_torchvision_points_are_torchvisions_metadata(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every torchvision classifier, each value its first weights entry's metadata, with no
+    model built (offline: the weights enums are plain data)."""
+    def no_build(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a model was built")
+
+    monkeypatch.setattr(torchvision.models, "get_model", no_build)
+    monkeypatch.setattr(registry, "build", no_build)
+    points = compare._torchvision_points.__wrapped__()
+    assert list(points.columns) == compare.TORCHVISION_COLUMNS
+    assert list(points["model"]) == torchvision.models.list_models(module=torchvision.models)
+    assert len(points) >= 80
+    for row in points.to_dict(orient="records"):
+        entry = next(iter(torchvision.models.get_model_weights(row["model"])))
+        meta = entry.meta
+        assert row["weights"] == str(entry)
+        assert (row["top1"], row["top5"]) == (meta["_metrics"]["ImageNet-1K"]["acc@1"],
+                                              meta["_metrics"]["ImageNet-1K"]["acc@5"])
+        assert (row["gmacs"], row["params"]) == (meta["_ops"], meta["num_params"])
+    rows = points.set_index("model")
+    assert rows.loc["resnet50", "zoo"] == "resnet50_v1_5"  # the zoo's resnet50 is v1
+    assert rows.loc["googlenet", "zoo"] == "googlenet_tv"
+    assert rows.loc["resnext101_32x8d", "family"] == "resnet"
+    assert rows.loc["vit_h_14", "weights"].endswith("SWAG_E2E_V1")  # its only weights
+    assert rows.loc["vit_h_14", "crop"] == 518
+    groups = rows["group"].to_dict()
+    assert groups["vgg16"] == groups["resnet50"] == compare.CLASSIC
+    assert groups["mobilenet_v2"] == groups["swin_t"] == compare.AFTER
+    assert groups["squeezenet1_0"] == compare.OTHER
+    # the classic and after-ResNet points are the zoo's torchvision-backed models, all of them
+    zoo = {registry.get(n).torchvision for n in TORCHVISION_BACKED}
+    assert set(rows.index[rows["group"] != compare.OTHER]) == zoo
+
+
+@pytest.mark.parametrize("name", ["alexnet", "vgg16", "resnet50_v1_5", "googlenet_tv",
+                                  "densenet121", "mobilenet_v2", "mobilenet_v3_small",
+                                  "efficientnet_b0", "regnet_y_400mf"])
+def test_torchvisions_gflops_are_multiply_adds(name: str) -> None:
+    """torchvision's "GFLOPS" (meta["_ops"], 3 decimals) are our conv + linear multiply-adds,
+    not twice them: the chart can put them on the same axis as our MACs."""
+    layers = cnnlib.profile(name).layers
+    macs = layers[layers["type"].isin(["Conv2d", "Linear"])]["macs"].sum()
+    points = compare.torchvision_points().set_index("model")
+    assert round(macs / 1e9, 3) == points.loc[registry.get(name).torchvision, "gmacs"]

@@ -31,6 +31,7 @@ BASES: list[tuple[str, dict[str, str]]] = [
     ("app/explore.py", {"view": "memory"}),
     ("app/explore.py", {"view": "graph"}),
     ("app/compare.py", {}),
+    ("app/compare.py", {"view": "accuracy", "all_torchvision": "1"}),
     *[("app/layer_lab.py", {"section": s}) for s in ("conv", "pool", "1x1", "inception",
                                                     "bottleneck", "stack")],
     ("app/build.py", {"view": "memory"}),

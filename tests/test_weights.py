@@ -7,6 +7,7 @@ urllib's own exceptions raised by a patched ``urlopen``.
 
 from __future__ import annotations
 
+import contextlib
 import email.message
 import hashlib
 import io
@@ -330,7 +331,7 @@ def test_load_asks_for_what_it_needs(tmp_path):
         weights.load("resnet18", "checkpoint", checkpoint=path)
     with pytest.raises(WeightsError, match=r"^resnet50 has no pretrained weights \(torchvision "
                                            r"has ImageNet weights only for alexnet, vgg11, .*"
-                                           r"resnet50_v1_5, .*densenet121\); use random"):
+                                           r"resnet50_v1_5, .*densenet121.*\); use random"):
         weights.load("resnet50")
     with pytest.raises(WeightsError, match="options apply only to random initialisation"):
         weights.load("resnet18", options={"num_classes": 10})
@@ -389,8 +390,11 @@ def test_torchvisions_pretrained_layout_fits_the_zoo_model(name):
     fit, aux classifiers included) has the zoo model's tensors, names and shapes."""
     tv_name = get(name).torchvision
     extra = {"aux_logits": True, "init_weights": False} if tv_name == "googlenet" else {}
-    with MetaBuild():
+    # torchvision's RegNet builder computes its widths with .tolist(), which a meta build
+    # cannot: theirs is built for real (4M parameters); the zoo's builder works around it
+    with contextlib.nullcontext() if tv_name.startswith("regnet") else MetaBuild():
         theirs = torchvision.models.get_model(tv_name, **extra).state_dict()
+    with MetaBuild():
         ours = build(name).state_dict()
     theirs = {k: v.shape for k, v in theirs.items() if not k.startswith("aux")}
     assert theirs == {k: v.shape for k, v in ours.items()}

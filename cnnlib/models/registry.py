@@ -38,7 +38,24 @@ PAPERS = {
     "neural networks. CVPR 2017 (arXiv:1611.05431, 2016).",
     "densenet": "Huang, Liu, van der Maaten, Weinberger. Densely connected convolutional "
     "networks. CVPR 2017 (arXiv:1608.06993, 2016).",
+    "mobilenet_v2": "Sandler, Howard, Zhu, Zhmoginov, Chen. MobileNetV2: inverted residuals "
+    "and linear bottlenecks. CVPR 2018 (arXiv:1801.04381, 2018).",
+    "mobilenet_v3": "Howard et al. Searching for MobileNetV3. ICCV 2019 (arXiv:1905.02244, "
+    "2019).",
+    "efficientnet": "Tan, Le. EfficientNet: rethinking model scaling for convolutional neural "
+    "networks. ICML 2019 (arXiv:1905.11946, 2019).",
+    "regnet": "Radosavovic, Kosaraju, Girshick, He, Dollar. Designing network design spaces. "
+    "CVPR 2020 (arXiv:2003.13678, 2020).",
+    "vit": "Dosovitskiy et al. An image is worth 16x16 words: transformers for image "
+    "recognition at scale. ICLR 2021 (arXiv:2010.11929, 2020).",
+    "swin": "Liu et al. Swin transformer: hierarchical vision transformer using shifted "
+    "windows. ICCV 2021 (arXiv:2103.14030, 2021).",
+    "convnext": "Liu, Mao, Wu, Feichtenhofer, Darrell, Xie. A ConvNet for the 2020s. CVPR 2022 "
+    "(arXiv:2201.03545, 2022).",
 }
+
+#: The family group of the nets the course leads to after ResNet (torchvision's definitions).
+AFTER_RESNET = "After ResNet"
 
 
 @dataclass(frozen=True)
@@ -173,6 +190,49 @@ _MODELS += [
        "DenseNet-121: every layer in a dense block gets the concatenated maps of all before it.",
        "torchvision's definition (growth rate 32, blocks 6-12-24-16, compression 0.5).",
        "densenet:densenet121", torchvision="densenet121"),
+]
+# After ResNet: torchvision's own definitions, so their accuracies are torchvision's metadata.
+_TORCHVISION = "torchvision's definition, built by its own builder (no weights)."
+_MODELS += [
+    _m("mobilenet_v2", AFTER_RESNET, 2018, "mobilenet_v2", _IMAGENET,
+       "MobileNetV2: inverted residual blocks (a 1x1 conv widening 6x, but 1x in the first, a "
+       "3x3 depthwise conv, a linear 1x1 projection), the shortcut between the thin ends; "
+       "3.5M params.",
+       _TORCHVISION, "after_resnet:mobilenet_v2", torchvision="mobilenet_v2"),
+    _m("mobilenet_v3_large", AFTER_RESNET, 2019, "mobilenet_v3", _IMAGENET,
+       "MobileNetV3-Large: MobileNetV2's blocks chosen by architecture search, with "
+       "squeeze-and-excitation and hard-swish; 5.5M params.",
+       _TORCHVISION, "after_resnet:mobilenet_v3_large", torchvision="mobilenet_v3_large"),
+    _m("mobilenet_v3_small", AFTER_RESNET, 2019, "mobilenet_v3", _IMAGENET,
+       "MobileNetV3-Small: the search's smaller net, for low-resource use; 2.5M params.",
+       _TORCHVISION, "after_resnet:mobilenet_v3_small", torchvision="mobilenet_v3_small"),
+    _m("efficientnet_b0", AFTER_RESNET, 2019, "efficientnet", _IMAGENET,
+       "EfficientNet-B0: searched MBConv blocks (inverted residuals with squeeze-and-excitation "
+       "and SiLU), the base that compound scaling of depth, width and resolution grows into "
+       "B1-B7; 5.3M params.",
+       _TORCHVISION, "after_resnet:efficientnet_b0", torchvision="efficientnet_b0"),
+    _m("regnet_y_400mf", AFTER_RESNET, 2020, "regnet", _IMAGENET,
+       "RegNetY-400MF: four stages of grouped-conv bottleneck blocks whose widths follow a "
+       "quantised linear rule found by searching design spaces, with squeeze-and-excitation "
+       "(the Y); 4.3M params.",
+       "torchvision's definition: its builder's own settings and functions, with the stage "
+       "widths computed on the CPU so that it also builds on the meta device (no weights).",
+       "after_resnet:regnet_y_400mf", torchvision="regnet_y_400mf"),
+    _m("vit_b_16", AFTER_RESNET, 2020, "vit", _IMAGENET,
+       "ViT-B/16: one 16x16 stride-16 conv cuts the image into 196 patch tokens, then 12 "
+       "transformer encoder layers of 12-head self-attention, no other convolution; 86.6M "
+       "params.",
+       "torchvision's definition for 224x224 inputs only (its position embeddings are for "
+       "14x14 patches), built by its own builder (no weights).",
+       "after_resnet:vit_b_16", torchvision="vit_b_16"),
+    _m("swin_t", AFTER_RESNET, 2021, "swin", _IMAGENET,
+       "Swin-T: a transformer with a CNN's pyramid: self-attention within 7x7 windows, "
+       "shifted every other block, and patch merging between stages; 28.3M params.",
+       _TORCHVISION, "after_resnet:swin_t", torchvision="swin_t"),
+    _m("convnext_tiny", AFTER_RESNET, 2022, "convnext", _IMAGENET,
+       "ConvNeXt-T: a ResNet modernised towards Swin, step by step: a 4x4 patchify stem, "
+       "7x7 depthwise convs, inverted bottlenecks, LayerNorm and GELU; 28.6M params.",
+       _TORCHVISION, "after_resnet:convnext_tiny", torchvision="convnext_tiny"),
 ]
 
 REGISTRY: dict[str, ModelInfo] = {m.name: m for m in _MODELS}
