@@ -264,6 +264,7 @@ def place_labels(labelled: pd.DataFrame, others: pd.DataFrame, x_range: tuple[fl
                         + 0.3 * sum(_overlap(box, b) for b in context) + 30 * far + rank)
                 if best is None or cost < best[0]:
                     best = (cost, Label(text, dx, dy, far, box))
+            assert best is not None  # _DIRECTIONS is not empty
             chosen[i] = best[1]
         labels = [c for c in chosen if c is not None]
         if sweep and not any(_overlap(a.box, b.box) for k, a in enumerate(labels)

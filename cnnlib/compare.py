@@ -146,8 +146,8 @@ def _torchvision_points() -> pd.DataFrame:
 
     zoo: dict[str, list[str]] = {}
     for name in registry.names():
-        if registry.get(name).torchvision:
-            zoo.setdefault(registry.get(name).torchvision, []).append(name)
+        if tv_name := registry.get(name).torchvision:
+            zoo.setdefault(tv_name, []).append(name)
     records = []
     for name in torchvision.models.list_models(module=torchvision.models):
         entry = next(iter(torchvision.models.get_model_weights(name)))
