@@ -5,7 +5,8 @@ memory. ``torch.device("meta")`` alone still runs every ``nn.init`` call (``kaim
 and friends), whose meta implementations go through Python reference kernels: ~80 ms for
 ResNet-152, most of its build time. Initialising a meta tensor is meaningless, so the mode
 below turns in-place ops on meta tensors into no-ops while it also routes factory calls to
-the meta device. The functions of ``torch.nn.init`` are skipped before
+the meta device (except those that compute values, see ``_VALUE_CONSTRUCTORS``). The
+functions of ``torch.nn.init`` are skipped before
 they dispatch at all (they compute fans and enter ``no_grad`` first: 12 of ResNet-152's 32 ms).
 Both switches are thread-local, so a real model built in another thread (a training job beside
 the dashboard) is initialised as usual.
@@ -23,7 +24,14 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._device import _device_constructors
 
-_CONSTRUCTORS = _device_constructors()
+#: Constructors that compute values rather than allocate weights stay real: a builder may do
+#: arithmetic on them and read the result back (RegNet's widths come from ``torch.arange(...)
+#: .tolist()``, which a meta tensor cannot give), and the index buffers they make (Swin's
+#: relative positions) are small.
+_VALUE_CONSTRUCTORS = {torch.arange, torch.range, torch.linspace, torch.logspace, torch.tensor,
+                       torch.as_tensor, torch.asarray, torch.scalar_tensor, torch.tril_indices,
+                       torch.triu_indices}
+_CONSTRUCTORS = _device_constructors() - _VALUE_CONSTRUCTORS
 _INIT_FUNCTIONS = ("uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_",
                    "eye_", "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
                    "kaiming_normal_", "orthogonal_", "sparse_")
