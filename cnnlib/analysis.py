@@ -19,11 +19,13 @@ changed by whoever it is handed to.
 from __future__ import annotations
 
 import copy
+import difflib
 import functools
 import json
 import math
 import operator
 import re
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -243,6 +245,57 @@ def traced_model(name: str, **options: Any) -> Traced:
     """The zoo model ``name`` built on the meta device and traced, cached per architecture."""
     registry.get(name)  # unknown names fail here with suggestions, before any build
     return _traced_zoo(name, _options_key(options))
+
+
+def torchvision_names() -> list[str]:
+    """torchvision's classification models (``list_models(module=torchvision.models)``)."""
+    import torchvision
+
+    return torchvision.models.list_models(module=torchvision.models)
+
+
+@memoize(maxsize=16)
+def traced_torchvision(name: str) -> Traced:
+    """A torchvision classification model (random init, never downloaded) built on the meta
+    device and traced, cached per name. Buffers a builder computed for real (index tables
+    made with ``torch.arange``) are moved to meta too, so the model runs on meta as a whole."""
+    import torchvision
+
+    names = torchvision_names()
+    if name not in names:
+        close = difflib.get_close_matches(name, names, n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise CnnlibError(f"Unknown torchvision classification model '{name}'.{hint}")
+    with MetaBuild(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # GoogLeNet's init-weights notice
+        model = torchvision.models.get_model(name, weights=None)
+    return trace(model.eval().to("meta"), name)
+
+
+def torchvision_input_size(name: str) -> tuple[int, int, int]:
+    """The input a torchvision model is built for: its ``image_size`` where it has one (ViT:
+    fixed), else its pretrained weights' crop size (Inception-v3 299, EfficientNet-B7 600),
+    else 224."""
+    import torchvision
+
+    side = getattr(traced_torchvision(name).root, "image_size", None)
+    if side is None:
+        try:
+            crop = torchvision.models.get_model_weights(name).DEFAULT.transforms().crop_size
+            side = int(crop[0])
+        except (AttributeError, ValueError, IndexError, TypeError):
+            side = 224
+    return 3, int(side), int(side)
+
+
+def profile_torchvision(name: str, input_size: Any = None, *, flops: bool = False,
+                        bytes_per_element: int = 4) -> Profile:
+    """Analyse torchvision's classification model ``name`` (any of :func:`torchvision_names`)
+    at ``input_size`` (default: :func:`torchvision_input_size`)."""
+    traced = traced_torchvision(name)
+    default = torchvision_input_size(name)
+    size = parse_input_size(default if input_size is None else input_size, default[0])
+    return _profile(traced, size, default, flops, bytes_per_element)
 
 
 # ---------------------------------------------------------------- the walk
