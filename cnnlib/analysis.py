@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import difflib
 import functools
+import io
 import json
 import math
 import operator
@@ -608,11 +609,16 @@ class _Walk:
         """Call ``module`` with meta stand-ins for its weights, leaving it alone: another
         thread may be running the real one (a model the dashboard shares between sessions),
         so its weights are not swapped out, even for a moment. A TorchScript module cannot
-        be copied that way: a deep copy moved to meta, made once per trace."""
+        be copied that way: it is saved and loaded back onto meta, once per trace."""
         if isinstance(module, torch.jit.ScriptModule):
             twin = self.traced.twins.get(id(module))
             if twin is None:
-                twin = copy.deepcopy(module).to("meta")
+                buffer = io.BytesIO()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", FutureWarning)  # jit's deprecation notice
+                    torch.jit.save(module, buffer)
+                    buffer.seek(0)
+                    twin = torch.jit.load(buffer, map_location="meta")
                 self.traced.twins[id(module)] = twin
             return twin
         return _meta_twin(module)
@@ -629,7 +635,10 @@ class _Walk:
         except Exception as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             vals = _vals_in((args, kwargs))
-            if isinstance(exc, AssertionError) or _SIZE_WORDS.search(reason):
+            if isinstance(exc, AssertionError) or (
+                    isinstance(exc, (RuntimeError, ValueError))
+                    and not isinstance(exc, NotImplementedError)  # no meta kernel
+                    and _SIZE_WORDS.search(reason)):
                 raise InputSizeError(f"{self._label(node)} fails on input "
                                      f"{_describe(vals)}: {reason}", _path(node)) from None
             raise AnalysisError(
