@@ -52,11 +52,9 @@ def format_table(result: Any) -> str:
              f"{t['memory_bytes'] / 2**20:.1f} MB per image (fp32, in-place layers add none), "
              f"depth {t['depth']} weight layers"]
     if t.get("unused_params"):
-        held = ", ".join(t["unused_modules"][:4]) + (", ..." if len(t["unused_modules"]) > 4
-                                                     else "")
-        lines.append(f"unused: {t['unused_params']:,} more params are never read by the "
-                     f"forward ({held}); the model holds "
-                     f"{t['params'] + t['unused_params']:,} in all")
+        from cnnlib.analysis import unused_note
+
+        lines.append(f"unused: {unused_note(t)}")
     lines += [f"warning: {w}" for w in result.warnings]
     return "\n".join(lines)
 

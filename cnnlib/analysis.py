@@ -810,6 +810,18 @@ class Profile:
                            "totals": dict(self.totals)}, indent=2, default=int)
 
 
+def unused_note(totals: Mapping[str, Any]) -> str:
+    """One sentence on the parameters the forward never reads ("" when there are none): the
+    CLI's table and the Explore page print it under the totals."""
+    n = totals.get("unused_params", 0)
+    if not n:
+        return ""
+    where = list(totals["unused_modules"])
+    held = ", ".join(where[:4]) + (f" and {len(where) - 4} more" if len(where) > 4 else "")
+    return (f"{n:,} more parameters ({held}) are never read by the forward and are not "
+            f"counted above; the model holds {totals['params'] + n:,} in all.")
+
+
 def _meta_twin(module: nn.Module) -> nn.Module:
     """A shallow copy of ``module`` (and of its submodules) whose parameters and buffers are
     meta tensors of the same shapes; the original is not touched."""

@@ -33,29 +33,49 @@ CONVENTIONS = """\
 These follow the course notes, summarised in `cnnlib/reference/README.md`:
 
 - **MACs**, which the slides call "flops" or "ops", count multiply-accumulates:
-  - convolution: `C_out*H'*W' * (C_in/groups)*K*K`
-  - linear: `C_in*C_out`
-  - max/average pooling: `C*H'*W'*K*K`, one operation per window element, as the slides'
-    "0.4 MFLOP" for AlexNet's pool1
-  - batch norm (and group/layer norm): 1 per element (a scale and a shift)
+  - convolution: `C_out*H'*W' * (C_in/groups)*K*K` (dilated ones too; `nn.Conv*d` and
+    `F.conv*d`)
+  - transposed convolution: `C_in*H*W * (C_out/groups)*K*K`, counted on its input
+  - linear: `C_in*C_out` per position (`nn.Linear`, `F.linear`)
+  - matrix products (`matmul`, `@`, `mm`, `bmm`, `addmm`, `einsum`): one per output element
+    per inner index
+  - attention: `F.scaled_dot_product_attention` `L*S*(E + E_v)` per head (Q*K^T and the
+    weighted sum of V); `nn.MultiheadAttention` adds its q, k, v and output projections
+  - max/average pooling (modules and `F.*_pool*d`): `C*H'*W'*K*K`, one operation per window
+    element, as the slides' "0.4 MFLOP" for AlexNet's pool1
+  - batch norm (and group/layer/instance norm, modules and functions): 1 per element (a scale
+    and a shift)
   - local response normalisation: `size` per element (the sum of squares)
-  - element-wise multiply: 1 per element
-  - ReLU and other activations, dropout, residual additions, concatenation, flatten: 0,
-    because nothing is multiplied
+  - element-wise multiply (`*`, `*=`, `mul_`): 1 per element
+  - ReLU and other activations, dropout, residual additions, concatenation, flatten, views
+    and indexing: 0, because nothing is multiplied
   - biases are not MACs
-  - a layer with no formula gets its shape from running it on meta tensors, and 0 MACs
+  - a layer with no formula gets its shape and dtype from running it on meta tensors, and
+    0 MACs; a module with none (`nn.LSTM`, a TorchScript submodule) or a function from outside
+    torch (torchvision's `shifted_window_attention`) is run under
+    `torch.utils.flop_counter` there and gets half the FLOPs it counts (its convolutions and
+    matrix products). An op that cannot run on meta tensors stops the analysis with an error
+    that names the op, its module and torch's reason.
 
   `flops=True` / `--flops` reports FLOPs = 2 x MACs, the convention of
   `torch.utils.flop_counter`.
-- **Params** include biases. Batch-norm running statistics are buffers, not parameters.
+- **Params** include biases, and count the parameters the forward reads. Those it never
+  reads (GoogLeNet's auxiliary classifiers in eval mode) are `totals["unused_params"]`, held
+  by `totals["unused_modules"]`; the two add up to every parameter of the model. Batch-norm
+  running statistics are buffers, not parameters.
 - **Memory** is the output's elements x 4 bytes (fp32); KB = 1024 bytes. The totals count
-  each tensor that a layer allocates. In-place layers (`ReLU(inplace=True)`, `+=`) write into
-  their input and add nothing. The input image is counted separately
-  (`totals["input_activations"]`).
+  each tensor that a layer allocates. In-place layers and ops (`ReLU(inplace=True)`, `+=`,
+  `*=`, `relu_()`, `mul_()`) write into their input and add nothing, and neither do views
+  of an input. A layer with several outputs (a tuple) is one row, showing and counting its
+  first. The input image is counted separately (`totals["input_activations"]`).
 - **Output size** is `(W - K + 2P)/S + 1`, with `K = D*(K-1)+1` for dilation `D`, floored
-  (ceiled for `ceil_mode` pools). When a convolution's stride does not tile its padded input,
+  (ceiled for `ceil_mode` pools); `(W - 1)*S - 2P + D*(K-1) + output_padding + 1` for a
+  transposed convolution. When a convolution's stride does not tile its padded input,
   the layer gets a warning that gives the fraction (the slides' `(7 - 3)/3 + 1 = 2.33`).
   Pooling floors silently, which is the slides' convention for pooling.
+- **Receptive field** grows through every sliding window (convolutions and pools, functional
+  ones too); attention, matrix products and a linear layer on a flattened input see the
+  whole input; a transposed convolution leaves it as it is.
 - **Depth** counts weight layers on the longest path from input to output, as the papers do:
   AlexNet 8, VGG-19 19, GoogLeNet 22, ResNet-152 152. ResNet projection shortcuts run
   parallel to the main path, so they do not add to it.

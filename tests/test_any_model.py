@@ -387,3 +387,17 @@ def test_an_op_that_cannot_run_on_meta_names_itself_and_the_reason() -> None:
     assert "nonzero" in message and "no formula and cannot run on meta tensors" in message
     assert "does not fit" not in message
     assert re.search(r"NotImplementedError", message)
+
+
+def test_cli_summary_of_a_torchvision_model(capsys: pytest.CaptureFixture[str]) -> None:
+    from cnnlib.__main__ import main
+
+    assert main(["summary", "--torchvision", "googlenet"]) == 0
+    out = capsys.readouterr().out
+    assert "unused: 6,379,984 more parameters (aux1, aux2) are never read" in out
+    assert "13,004,888 in all" in out
+    assert main(["summary", "--torchvision", "vit_b_16", "--format", "csv"]) == 0
+    assert "encoder.layers.encoder_layer_0.self_attention,MultiheadAttention" in \
+        capsys.readouterr().out
+    assert main(["summary", "--torchvision", "resnet5"]) == 2
+    assert "Did you mean resnet50" in capsys.readouterr().err
