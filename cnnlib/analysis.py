@@ -19,6 +19,7 @@ changed by whoever it is handed to.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 import functools
 import io
@@ -112,7 +113,8 @@ class Traced:
 
     ``unused`` lists the modules whose parameters the forward never reads (GoogLeNet's
     auxiliary classifiers in eval mode), with how many each holds: a fact of the graph, the
-    same at every input size. ``twins`` caches meta copies of TorchScript submodules."""
+    same at every input size. ``twins`` caches meta copies of TorchScript submodules,
+``fallbacks`` what ops without a formula gave on meta tensors (see ``_Walk._fallback``)."""
 
     name: str
     root: nn.Module
@@ -121,6 +123,7 @@ class Traced:
     default_channels: int = 3
     unused: tuple[tuple[str, int], ...] = ()
     twins: dict[int, nn.Module] = field(default_factory=dict, compare=False, repr=False)
+    fallbacks: dict[Any, tuple] = field(default_factory=dict, compare=False, repr=False)
 
 
 _INPLACE_OPERATORS = {"__iadd__": operator.iadd, "__isub__": operator.isub,
@@ -413,6 +416,35 @@ _SIZE_WORDS = re.compile(r"shape|size|dimension|expected|mat1 and mat2|must matc
                          r"cannot be multiplied|invalid for input|image", re.IGNORECASE)
 
 
+#: How many meta runs a Traced keeps (per distinct call: input shapes, dtypes, arguments).
+_FALLBACKS_KEPT = 20_000
+
+
+def _fn_key(node: fx.Node) -> Any:
+    return node.target
+
+
+def _signature(value: Any) -> Any:
+    """A hashable key for a call's arguments, tensors by shape and dtype; None where some
+    argument cannot be keyed (a real tensor, an object without a value equality)."""
+    if isinstance(value, _Val):
+        return ("T", value.shape, value.dtype)
+    if isinstance(value, (tuple, list)):
+        items = tuple(_signature(v) for v in value)
+        return None if any(i is None for i in items) else (type(value).__name__, items)
+    if isinstance(value, dict):
+        return _signature(tuple((k, v) for k, v in value.items()))
+    if isinstance(value, slice):
+        return ("slice", _signature((value.start, value.stop, value.step)))
+    if value is None or value is Ellipsis or isinstance(
+            value, (bool, int, float, str, torch.dtype, torch.device, torch.memory_format,
+                    torch.layout)):
+        return (type(value).__name__, value)
+    if isinstance(value, (Callable, nn.Module)) and not isinstance(value, torch.Tensor):
+        return ("id", id(value))  # functions, modules: the same object
+    return None
+
+
 #: Where a function without a rule comes from, when it cannot hide a matrix product.
 _NO_PRODUCTS = {"torch", "_operator", "operator", "builtins", "math"}
 
@@ -627,7 +659,39 @@ class _Walk:
                   ) -> Calc | formulas.Outputs | None:
         """Run the op on meta tensors: a Calc for one tensor out, Outputs for a structure
         holding tensors (``self._structure`` rebuilds it around the walk's values), None for a
-        Python value (kept in ``self._passthrough``)."""
+        Python value (kept in ``self._passthrough``).
+
+        What an op gives for given input shapes, dtypes and arguments is kept on the Traced
+        (:attr:`Traced.fallbacks`): the repeated blocks of a transformer (Swin's 24 window
+        attentions, run whole on meta) cost one run per distinct call, not one per block."""
+        key = _signature((node.op, _fn_key(node), args, kwargs))
+        found = self.traced.fallbacks.get(key) if key is not None else None
+        if found is None:
+            found = self._run_fallback(node, fn, args, kwargs, count)
+            if key is not None:
+                if len(self.traced.fallbacks) > _FALLBACKS_KEPT:
+                    self.traced.fallbacks.clear()
+                self.traced.fallbacks[key] = found
+        kind, calc, dtype, out = found
+        if kind == "value":
+            self._passthrough = out
+            return None
+        self._dtype = dtype
+        if kind == "tensor":
+            return dataclasses.replace(calc)
+        tensors = _tensors_in(out)
+
+        def structure(vals: list[_Val | None]) -> Any:
+            it = iter(vals)
+            return _map_tensors(out, lambda _t: next(it))
+        self._structure = structure
+        return formulas.Outputs(dataclasses.replace(calc),
+                                tuple((TShape(t.shape), t.dtype) for t in tensors))
+
+    def _run_fallback(self, node: fx.Node, fn: Callable, args: tuple, kwargs: dict,
+                      count: bool) -> tuple[str, Calc | None, torch.dtype | None, Any]:
+        """The meta run itself -> (kind, calc, dtype, output): kind "tensor", "tensors" (a
+        structure; the output kept for its shape) or "value" (no tensor in it)."""
         try:
             out, metas, macs = _run_on_meta(fn, args, kwargs, count)
         except CnnlibError:
@@ -640,27 +704,18 @@ class _Walk:
                     and not isinstance(exc, NotImplementedError)  # no meta kernel
                     and _SIZE_WORDS.search(reason)):
                 raise InputSizeError(f"{self._label(node)} fails on input "
-                                     f"{_describe(vals)}: {reason}", _path(node)) from None
+                                     f"{_describe(vals)}: {reason.rstrip('.!')}.",
+                                     _path(node)) from None
             raise AnalysisError(
                 f"{self._label(node)} has no formula and cannot run on meta tensors "
-                f"(inputs {_describe(vals)}): {type(exc).__name__}: {reason}",
+                f"(inputs {_describe(vals)}): {type(exc).__name__}: {reason.rstrip('.!')}.",
                 _path(node)) from None
         if isinstance(out, torch.Tensor):
-            self._dtype = out.dtype
-            return _meta_calc(out, metas, macs)
+            return "tensor", _meta_calc(out, metas, macs), out.dtype, None
         tensors = _tensors_in(out)
         if not tensors:
-            self._passthrough = out
-            return None
-        calc = _meta_calc(tensors[0], metas, macs)
-        result = formulas.Outputs(calc, tuple((TShape(t.shape), t.dtype) for t in tensors))
-        self._dtype = tensors[0].dtype
-
-        def structure(vals: list[_Val | None]) -> Any:
-            it = iter(vals)
-            return _map_tensors(out, lambda _t: next(it))
-        self._structure = structure
-        return result
+            return "value", None, None, out
+        return "tensors", _meta_calc(tensors[0], metas, macs), tensors[0].dtype, out
 
     def _label(self, node: fx.Node) -> str:
         if node.op == "call_module":
