@@ -401,3 +401,14 @@ def test_cli_summary_of_a_torchvision_model(capsys: pytest.CaptureFixture[str]) 
         capsys.readouterr().out
     assert main(["summary", "--torchvision", "resnet5"]) == 2
     assert "Did you mean resnet50" in capsys.readouterr().err
+
+
+def test_meta_build_of_builders_that_compute_with_tensors() -> None:
+    """RegNet's builder reads ``torch.arange(...).tolist()``; Swin registers index tables:
+    value constructors stay real while building, and buffers still land on meta."""
+    from cnnlib.meta import MetaBuild
+
+    for name in ("regnet_x_400mf", "swin_v2_t"):
+        with MetaBuild():
+            model = torchvision.models.get_model(name, weights=None)
+        assert all(t.is_meta for t in (*model.parameters(), *model.buffers())), name
