@@ -755,7 +755,8 @@ class _Walk:
             rf = tuple(max(v.rf[i] for v in inputs) for i in range(len(rf_in)))
             jump = tuple(max(v.jump[i] for v in inputs) for i in range(len(jump_in)))
             start = src.start
-            if (len(calc.out) == len(src.shape) > 2 and calc.out[1] == src.shape[1]
+            if (not calc.weight_layer and len(calc.out) == len(src.shape) > 2
+                    and calc.out[1] == src.shape[1]
                     and all(a <= b for a, b in zip(calc.out[2:], src.shape[2:], strict=True))):
                 # a subsampling op with no window (x[:, :, ::2, ::2]): spread the jump (not
                 # a permute or reshape, which moves the channels)

@@ -74,8 +74,9 @@ These follow the course notes, summarised in `cnnlib/reference/README.md`:
   the layer gets a warning that gives the fraction (the slides' `(7 - 3)/3 + 1 = 2.33`).
   Pooling floors silently, which is the slides' convention for pooling.
 - **Receptive field** grows through every sliding window (convolutions and pools, functional
-  ones too); attention, matrix products and a linear layer on a flattened input see the
-  whole input; a transposed convolution leaves it as it is.
+  ones too); attention, matrix products and a linear layer on a flat `(N, C)` input see the
+  whole input (on tokens or channels-last maps a linear layer leaves it as it is); a
+  transposed convolution leaves it as it is.
 - **Depth** counts weight layers on the longest path from input to output, as the papers do:
   AlexNet 8, VGG-19 19, GoogLeNet 22, ResNet-152 152. ResNet projection shortcuts run
   parallel to the main path, so they do not add to it.
@@ -324,9 +325,12 @@ def linear(m: nn.Linear, x: Shape) -> Calc:
         params_terms += ((m.out_features,),)
     vectors = x[1:-1]  # leading dims beyond the batch (none for a classifier)
     macs_terms = ((*vectors, m.in_features, m.out_features),)
+    # A classifier's (N, C) input: every output sees the whole image. On (N, ..., C) (tokens,
+    # ConvNeXt's channels-last maps) it mixes features at one position only.
     return Calc("Linear", (*x[:-1], m.out_features), params=_terms_value(params_terms),
                 macs=_terms_value(macs_terms), params_terms=params_terms,
-                macs_terms=macs_terms, rf=RF_GLOBAL, weight_layer=True)
+                macs_terms=macs_terms, rf=RF_GLOBAL if len(x) == 2 else RF_SAME,
+                weight_layer=True)
 
 
 def pool(m: nn.Module, x: Shape) -> Calc:
