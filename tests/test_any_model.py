@@ -412,3 +412,30 @@ def test_meta_build_of_builders_that_compute_with_tensors() -> None:
         with MetaBuild():
             model = torchvision.models.get_model(name, weights=None)
         assert all(t.is_meta for t in (*model.parameters(), *model.buffers())), name
+
+
+def test_explore_totals_say_unused_params_in_one_line() -> None:
+    """network.totals (Explore's and Build's headline) prints cnnlib's sentence as it is."""
+    from streamlit.testing.v1 import AppTest
+
+    def page() -> None:  # run by AppTest as a script of its own
+        from torch import Tensor, nn
+
+        import cnnlib
+        from app import network
+
+        class WithAux(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.body = nn.Conv2d(3, 4, 3)
+                self.aux = nn.Linear(4, 10)
+
+            def forward(self, x: Tensor) -> Tensor:
+                return self.body(x)
+        network.totals(cnnlib.profile(WithAux(), (3, 8, 8)))
+
+    at = AppTest.from_function(page, default_timeout=60).run()
+    assert not at.exception
+    assert [c.value for c in at.caption] == [analysis.unused_note(
+        {"unused_params": 50, "unused_modules": ("aux",), "params": 112})]
+    assert "50 more parameters (aux) are never read" in at.caption[0].value
