@@ -265,10 +265,13 @@ def test_user_module_is_analysed_in_place() -> None:
 
 
 def test_fallback_for_a_layer_without_a_formula() -> None:
-    """ConvTranspose2d has no formula: its shape comes from running it on meta tensors."""
-    model = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2), nn.ConvTranspose2d(8, 4, 2, stride=2))
+    """PixelShuffle has no formula: its shape comes from running it on meta tensors, with
+    0 MACs (torch's own op: nothing multiplied)."""
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2), nn.PixelShuffle(2))
     result = cnnlib.profile(model, "3x33x33")
-    assert list(result.layers["output_shape"]) == ["8x16x16", "4x32x32"]
+    assert list(result.layers["output_shape"]) == ["8x16x16", "2x32x32"]
+    assert list(result.layers["type"]) == ["Conv2d", "PixelShuffle"]
+    assert result.layers["macs"][1] == 0
     assert result.totals["params"] == sum(p.numel() for p in model.parameters())
 
 
