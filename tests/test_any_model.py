@@ -439,3 +439,33 @@ def test_explore_totals_say_unused_params_in_one_line() -> None:
     assert [c.value for c in at.caption] == [analysis.unused_note(
         {"unused_params": 50, "unused_modules": ("aux",), "params": 112})]
     assert "50 more parameters (aux) are never read" in at.caption[0].value
+
+
+class Products(nn.Module):
+    """Attention and matrix products written as functions, and multi-output tensor ops."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.qkv = nn.Conv2d(4, 24, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q, k, v = self.qkv(x).flatten(2).transpose(1, 2).split(8, dim=2)  # (1, 16, 8) each
+        heads = q.reshape(1, 16, 2, 4).transpose(1, 2)  # (1, 2, 16, 4)
+        att = F.scaled_dot_product_attention(heads, heads, heads)
+        scores = torch.einsum("bhqd,bhkd->bhqk", heads, heads)
+        mixed = torch.bmm(q.transpose(1, 2), k) @ v.transpose(1, 2)  # (1, 8, 16)
+        best = torch.max(scores, dim=-1)  # a named tuple: values, indices
+        norm = F.group_norm(mixed.unsqueeze(-1), 2)
+        return (att.sum() + best.values.sum() + best.indices.sum() + norm.sum()
+                + torch.matmul(v[0], k[0].T).sum())
+
+
+def test_attention_and_matrix_products_written_as_functions() -> None:
+    result = check(Products(), (4, 4, 4))
+    macs = dict(zip(result.layers["type"], result.layers["macs"], strict=False))
+    assert macs["attention"] == 2 * 16 * 16 * (4 + 4)
+    assert macs["einsum"] == 2 * 16 * 16 * 4
+    assert list(result.layers[result.layers["type"] == "matmul"]["macs"]) == [
+        8 * 8 * 16, 8 * 16 * 8, 16 * 16 * 8]
+    assert macs["norm"] == 8 * 16
+    assert "max" in set(result.layers["type"])
