@@ -536,7 +536,9 @@ class _Walk:
         if isinstance(value, nn.Parameter) and id(value) not in self.seen_params:
             self.seen_params.add(id(value))
             n = value.numel()
-            calc = Calc("parameter", val.shape, params=n, params_terms=((n,),))
+            # a weight read by a function (F.layer_norm's, ViT's class token): its params
+            # count here, and it is no activation (in place: no memory of the forward's)
+            calc = Calc("parameter", val.shape, params=n, params_terms=((n,),), inplace=True)
             val.producer = self._add_row(node, str(node.target), calc, val, [])
         return val
 
