@@ -412,8 +412,8 @@ def _describe(vals: list[_Val]) -> str:
 
 #: Exception texts that mean the input's size does not suit the op (a fixed reshape, an
 #: assert on the image size); anything else is a limit of the analysis, and says so.
-_SIZE_WORDS = re.compile(r"shape|size|dimension|expected|mat1 and mat2|must match|"
-                         r"cannot be multiplied|invalid for input|image", re.IGNORECASE)
+_SIZE_WORDS = re.compile(r"shape|size|dimension|channels|mat1 and mat2|must match|"
+                         r"cannot be multiplied|invalid for input", re.IGNORECASE)
 
 
 #: How many meta runs a Traced keeps (per distinct call: input shapes, dtypes, arguments).
@@ -458,6 +458,9 @@ def _run_on_meta(fn: Callable, args: tuple, kwargs: dict, count: bool) -> tuple[
     counts during that run.
     """
     args, kwargs = _to_meta(args), _to_meta(kwargs)
+    if not _tensors_in((args, kwargs)):  # a factory (torch.zeros(n, c, h, w)): on meta too
+        with torch.device("meta"):
+            return fn(*args, **kwargs), (args, kwargs), 0
     if not count:
         return fn(*args, **kwargs), (args, kwargs), 0
     counter = FlopCounterMode(display=False)
