@@ -114,7 +114,7 @@ class Traced:
     ``unused`` lists the modules whose parameters the forward never reads (GoogLeNet's
     auxiliary classifiers in eval mode), with how many each holds: a fact of the graph, the
     same at every input size. ``twins`` caches meta copies of TorchScript submodules,
-``fallbacks`` what ops without a formula gave on meta tensors (see ``_Walk._fallback``)."""
+    ``fallbacks`` what ops without a formula gave on meta tensors (see ``_Walk._fallback``)."""
 
     name: str
     root: nn.Module
@@ -261,8 +261,9 @@ def torchvision_names() -> list[str]:
 @memoize(maxsize=16)
 def traced_torchvision(name: str) -> Traced:
     """A torchvision classification model (random init, never downloaded) built on the meta
-    device and traced, cached per name. Buffers a builder computed for real (index tables
-    made with ``torch.arange``) are moved to meta too, so the model runs on meta as a whole."""
+    device and traced, cached per name. Tensors a builder computed for real and kept as plain
+    attributes (not buffers, which MetaBuild already puts on meta) are moved to meta too, so
+    the model runs on meta as a whole."""
     import torchvision
 
     names = torchvision_names()
@@ -420,10 +421,6 @@ _SIZE_WORDS = re.compile(r"shape|size|dimension|channels|mat1 and mat2|must matc
 _FALLBACKS_KEPT = 20_000
 
 
-def _fn_key(node: fx.Node) -> Any:
-    return node.target
-
-
 def _signature(value: Any) -> Any:
     """A hashable key for a call's arguments, tensors by shape and dtype; None where some
     argument cannot be keyed (a real tensor, an object without a value equality)."""
@@ -435,7 +432,8 @@ def _signature(value: Any) -> Any:
     if isinstance(value, dict):
         return _signature(tuple((k, v) for k, v in value.items()))
     if isinstance(value, slice):
-        return ("slice", _signature((value.start, value.stop, value.step)))
+        bounds = _signature((value.start, value.stop, value.step))
+        return None if bounds is None else ("slice", bounds)
     if value is None or value is Ellipsis or isinstance(
             value, (bool, int, float, str, torch.dtype, torch.device, torch.memory_format,
                     torch.layout)):
@@ -669,7 +667,7 @@ class _Walk:
         What an op gives for given input shapes, dtypes and arguments is kept on the Traced
         (:attr:`Traced.fallbacks`): the repeated blocks of a transformer (Swin's 24 window
         attentions, run whole on meta) cost one run per distinct call, not one per block."""
-        key = _signature((node.op, _fn_key(node), args, kwargs))
+        key = _signature((node.op, node.target, args, kwargs))
         found = self.traced.fallbacks.get(key) if key is not None else None
         if found is None:
             found = self._run_fallback(node, fn, args, kwargs, count)
