@@ -1008,9 +1008,12 @@ def _result(name: str, size: tuple[int, int, int], walk: _Walk, flops: bool,
     records = []
     for r in rows:
         c = r.calc
-        activations = math.prod(c.out[1:])
+        if c.type == "parameter":  # a weight read by a function: its own shape, no batch
+            shape, activations = format_shape(c.out), 0
+        else:
+            shape, activations = format_shape(c.out[1:]), math.prod(c.out[1:])
         records.append((
-            r.name, c.type, format_shape(c.out[1:]), c.kernel, c.stride, c.padding, c.params,
+            r.name, c.type, shape, c.kernel, c.stride, c.padding, c.params,
             activations, activations * bytes_per_element, c.macs * (2 if flops else 1),
             r.out.rf[0] if r.out.rf else 1, r.out.jump[0] if r.out.jump else 1, r.stage,
             r.block))

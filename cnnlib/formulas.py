@@ -766,6 +766,8 @@ def explain(calc: Calc, bytes_per_element: int = 4) -> dict[str, str]:
     lines["memory"] = f"{'*'.join(str(d) for d in out_dims)}*{bytes_per_element} B = {mem:,} B"
     if mem >= 1024:  # under a KB the human form would repeat the bytes
         lines["memory"] += f" = {human_bytes(mem)}"
+    if calc.type == "parameter":  # a weight a function reads (F.layer_norm's, a class token)
+        lines["memory"] = "0 B: a weight, counted in params, not an activation"
     if calc.macs_terms:
         macs = f"{_sum_of_products(calc.macs_terms)} = {calc.macs:,}"
     else:

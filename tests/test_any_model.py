@@ -469,3 +469,11 @@ def test_attention_and_matrix_products_written_as_functions() -> None:
         8 * 8 * 16, 8 * 16 * 8, 16 * 16 * 8]
     assert macs["norm"] == 8 * 16
     assert "max" in set(result.layers["type"])
+
+
+def test_weights_read_by_functions_are_params_not_activations() -> None:
+    result = analysis.profile_torchvision("vit_b_16")
+    rows = result.layers.set_index("name")
+    assert rows.loc["encoder.pos_embedding", "output_shape"] == "1x197x768"
+    assert rows.loc["encoder.pos_embedding", ["params", "activations"]].tolist() == [151296, 0]
+    assert result.explain("class_token")["memory"].startswith("0 B")
