@@ -19,7 +19,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torchvision
-from torch import nn
+from torch import fx, nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import cnnlib
@@ -92,10 +92,27 @@ def module_rows(result: analysis.Profile, model: nn.Module) -> list[tuple[str, t
     return rows
 
 
+class _NodeShapes(fx.Interpreter):
+    """Runs a traced graph node by node (here on meta tensors: torch's own shape functions)
+    and keeps every node's (first) output shape, for comparing every row, functions too."""
+
+    def __init__(self, module: fx.GraphModule) -> None:
+        super().__init__(module)
+        self.shapes: dict[str, tuple[int, ...]] = {}
+
+    def run_node(self, n: fx.Node) -> object:
+        out = super().run_node(n)
+        t = _first_tensor(out)
+        if t is not None:
+            self.shapes[n.name] = tuple(t.shape)
+        return out
+
+
 @pytest.mark.parametrize("name", analysis.torchvision_names())
 def test_every_torchvision_classifier(name: str) -> None:
-    """Params exact (used + unused = all), every layer's shape as the forward's, conv/linear/
-    matmul/attention MACs x 2 = FlopCounterMode's count, output shape, and the CLI's path."""
+    """Params exact (used + unused = all), every layer's shape as a hooked forward's and every
+    row's (functions too) as torch's node by node, conv/linear/matmul/attention MACs x 2 =
+    FlopCounterMode's count, the output shape; a real forward too for the small ones."""
     size = analysis.torchvision_input_size(name)
     result = analysis.profile_torchvision(name)
     model = analysis.traced_torchvision(name).root
@@ -104,6 +121,12 @@ def test_every_torchvision_classifier(name: str) -> None:
     assert bool(result.totals["unused_params"]) == (name in {"googlenet", "inception_v3"})
     seen, flops, out = hooked_forward(model, torch.empty(1, *size, device="meta"))
     assert module_rows(result, model) == seen
+    traced = analysis.traced_torchvision(name)
+    nodes = _NodeShapes(fx.GraphModule(traced.root, traced.graph))
+    with torch.no_grad():
+        nodes.run(torch.empty(1, *size, device="meta"))
+    assert [tuple(r.calc.out) for r in result.rows] == [nodes.shapes[r.node]
+                                                         for r in result.rows]
     assert 2 * matrix_macs(result) == flops
     assert result.totals["output_shape"] == "x".join(map(str, out.shape[1:]))
     if total <= REAL_PARAMS:  # and a real forward, for the small ones at a capped size
