@@ -701,14 +701,16 @@ class _Walk:
             raise
         except Exception as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            # a message formatted while tracing names fx's placeholders: "got Proxy(getitem_2)"
+            reason = re.sub(r"Proxy\(\w+\)", "another value", reason)
             vals = _vals_in((args, kwargs))
             if isinstance(exc, AssertionError) or (
                     isinstance(exc, (RuntimeError, ValueError))
                     and not isinstance(exc, NotImplementedError)  # no meta kernel
                     and _SIZE_WORDS.search(reason)):
-                raise InputSizeError(f"{self._label(node)} fails on input "
-                                     f"{_describe(vals)}: {reason.rstrip('.!')}.",
-                                     _path(node)) from None
+                where = f" on input {_describe(vals)}" if vals else ""
+                raise InputSizeError(f"{self._label(node)} fails{where}: "
+                                     f"{reason.rstrip('.!')}.", _path(node)) from None
             raise AnalysisError(
                 f"{self._label(node)} has no formula and cannot run on meta tensors "
                 f"(inputs {_describe(vals)}): {type(exc).__name__}: {reason.rstrip('.!')}.",

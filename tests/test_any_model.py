@@ -500,3 +500,14 @@ def test_weights_read_by_functions_are_params_not_activations() -> None:
     assert rows.loc["encoder.pos_embedding", "output_shape"] == "1x197x768"
     assert rows.loc["encoder.pos_embedding", ["params", "activations"]].tolist() == [151296, 0]
     assert result.explain("class_token")["memory"].startswith("0 B")
+
+
+def test_a_size_a_torchvision_model_refuses_is_the_input_s_fault() -> None:
+    """ViT asserts its image size while tracing: the message says so, without fx's names."""
+    from cnnlib.errors import InputSizeError
+
+    with pytest.raises(InputSizeError) as info:
+        analysis.profile_torchvision("vit_b_16", "3x256x256")
+    assert str(info.value) == (
+        "Input 3x256x256 does not fit vit_b_16: Operation assert fails: Wrong image height! "
+        "Expected 224 but got another value. vit_b_16 is built for 3x224x224 inputs.")
