@@ -18,7 +18,7 @@ from app import charts
 from app.style import font_size, house, metrics, show, show_shared
 from app.widgets import plain, query_int, query_select
 from cnnlib import graph, insights
-from cnnlib.analysis import Profile
+from cnnlib.analysis import Profile, unused_note
 from cnnlib.formulas import CONVENTIONS, human_bytes, short
 
 VIEWS = {"graph": "Graph", "table": "Table", "charts": "Charts", "memory": "Training memory"}
@@ -45,6 +45,9 @@ def totals(profile: Profile) -> None:
         ("Depth", str(t["depth"]), "weight layers on the longest path, as the papers count "
                                    "(AlexNet 8, VGG-16 16, GoogLeNet 22)"),
         ("Output", t["output_shape"], None)])
+    note = unused_note(t)
+    if note:  # GoogLeNet's auxiliary classifiers in eval mode, say
+        st.caption(note)
 
 
 #: Direction of the graph: the papers' top to bottom, or left to right for a 16:9 screen.

@@ -1,4 +1,5 @@
-"""Command line: ``python -m cnnlib list | summary NAME | summary --spec TEXT | train``.
+"""Command line: ``python -m cnnlib list | summary NAME | summary --spec TEXT |
+summary --torchvision NAME | train``.
 
 Bad input exits with code 2 and a one-line message on stderr, never a traceback.
 """
@@ -50,6 +51,10 @@ def format_table(result: Any) -> str:
              f"({total_ops / 1e9:.2f} G), activations {t['activations']:,} values = "
              f"{t['memory_bytes'] / 2**20:.1f} MB per image (fp32, in-place layers add none), "
              f"depth {t['depth']} weight layers"]
+    if t.get("unused_params"):
+        from cnnlib.analysis import unused_note
+
+        lines.append(f"unused: {unused_note(t)}")
     lines += [f"warning: {w}" for w in result.warnings]
     return "\n".join(lines)
 
@@ -59,6 +64,10 @@ def _cmd_summary(args: argparse.Namespace) -> None:
         from cnnlib.spec import DEFAULT_INPUT, profile_spec
 
         result = profile_spec(args.spec, args.input or DEFAULT_INPUT, flops=args.flops)
+    elif args.torchvision is not None:
+        from cnnlib.analysis import profile_torchvision
+
+        result = profile_torchvision(args.torchvision, args.input, flops=args.flops)
     else:
         from cnnlib.analysis import profile
 
@@ -103,6 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary.add_argument("name", nargs="?", help="a zoo model name (see `list`)")
     summary.add_argument("--spec", help="a network in the notes' notation instead of NAME, e.g. "
                          "'[conv3-64 relu]*2 maxpool fc10' (see cnnlib.spec)")
+    summary.add_argument("--torchvision", metavar="NAME", help="any torchvision classification "
+                         "model instead of NAME, e.g. vit_b_16 (random init, on meta)")
     summary.add_argument("--input", help="input size C x H x W, e.g. 3x227x227 "
                          "(default: the model's own; 3x224x224 for --spec)")
     summary.add_argument("--format", choices=["table", "csv", "json"], default="table")
@@ -131,9 +142,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     fit.add_argument("--resume", action="store_true", help="continue the run in --out")
     fit.add_argument("--note", default="", help="free text kept in config.json")
     args = parser.parse_args(argv)
-    if args.command == "summary" and ((args.name is None) == (args.spec is None)
-                                      or (args.spec is not None and args.option)):
-        summary.error("give either a model NAME (with any --option) or --spec TEXT")
+    if args.command == "summary" and (
+            [args.name, args.spec, args.torchvision].count(None) != 2
+            or (args.name is None and args.option)):
+        summary.error("give one of a model NAME (with any --option), --spec TEXT or "
+                      "--torchvision NAME")
     try:
         {"list": _cmd_list, "summary": _cmd_summary, "train": _cmd_train}[args.command](args)
     except CnnlibError as exc:

@@ -6,6 +6,9 @@ next to torchinfo's ``summary`` (which builds the model for real and runs a hook
 with the ratio; then the peak memory of analysing VGG-16 at 224x224 and at 1024x1024, each in
 a fresh process. Every timing, ours and the peer's, is the best of ``--repeat`` runs.
 
+``python -m cnnlib.bench analysis --all-torchvision`` does the same for every torchvision
+classification model (80), beside a hooked forward on meta tensors under FlopCounterMode.
+
 ``python -m cnnlib.bench train --data PATH`` measures each CPU speed-up against the others in one
 run (float32 / bfloat16 autocast, contiguous / channels_last, 1 thread / all), then our training
 loop against the PyTorch CIFAR-10 tutorial's loop on the same single model, batch and images,
@@ -89,6 +92,54 @@ def bench_analysis(models: Sequence[str], repeat: int, peer: bool) -> None:
     print(f"\nVGG-16 analysis, peak memory added after imports (fresh process each): "
           f"224x224 {base:.0f} MB, 1024x1024 {big:.0f} MB;\na real model and forward at "
           f"1024x1024 would hold {weights:,.0f} MB of weights and {acts:,.0f} MB of activations.")
+
+
+def hooked_meta_forward(model: Any, size: tuple[int, int, int]) -> None:
+    """The peer for any-model analysis: what a hook-based counter costs at best, a forward
+    on meta tensors under FlopCounterMode with a hook on every leaf (no real weights)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    shapes: list[Any] = []
+    hooks = [m.register_forward_hook(lambda m, i, o: shapes.append(getattr(o, "shape", None)))
+             for m in model.modules() if not list(m.children())]
+    try:
+        with FlopCounterMode(display=False), torch.no_grad():
+            model(torch.empty(1, *size, device="meta"))
+    finally:
+        for h in hooks:
+            h.remove()
+
+
+def bench_torchvision(repeat: int, names: Sequence[str] | None = None) -> None:
+    """Every torchvision classifier: cold (meta build + trace + walk) and warm (the walk
+    alone) beside the peer, a hooked meta forward under FlopCounterMode of the same model."""
+    names = list(names or analysis.torchvision_names())
+    print(f"{'model':<20} {'input':>9} {'layers':>6} {'cold ms':>9} {'warm ms':>9} "
+          f"{'hooked meta fwd ms':>19} {'ratio':>6}")
+    colds, warms = [], []
+    for name in names:
+        def cold(n: str = name) -> None:
+            analysis.traced_torchvision.cache_clear()
+            analysis.profile_torchvision(n)
+        c = best(cold, repeat)
+        size = analysis.torchvision_input_size(name)
+        result = analysis.profile_torchvision(name)
+        def warm(n: str = name) -> None:  # as at a new size: no meta run kept from before
+            analysis.traced_torchvision(n).fallbacks.clear()
+            analysis.profile_torchvision(n)
+        w = best(warm, repeat)
+        model = analysis.traced_torchvision(name).root
+        peer = best(lambda m=model, s=size: hooked_meta_forward(m, s), repeat)
+        colds.append((c, name))
+        warms.append((w, name))
+        print(f"{name:<20} {'x'.join(map(str, size)):>9} {len(result.rows):>6} "
+              f"{c * 1e3:9.1f} {w * 1e3:9.1f} {peer * 1e3:19.1f} {peer / w:5.1f}x")
+    print(f"\n{len(names)} models; slowest cold {max(colds)[0] * 1e3:.0f} ms ({max(colds)[1]}), "
+          f"slowest warm {max(warms)[0] * 1e3:.1f} ms ({max(warms)[1]}); cold = build on meta "
+          "+ trace + walk, warm = the walk alone, nothing kept from an earlier walk (as at\na new "
+          "input size); peer = a forward on meta tensors with a hook on every leaf, under "
+          "FlopCounterMode; ratio = peer / warm.")
 
 
 def bench_visualize(repeat: int) -> None:
@@ -414,6 +465,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="comma-separated zoo names (default: all)")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--no-peer", action="store_true", help="skip torchinfo")
+    p.add_argument("--all-torchvision", action="store_true", help="every torchvision "
+                   "classification model instead of the zoo, beside a hooked meta forward")
     v = sub.add_parser("visualize", help="feature maps and occlusion on ResNet-50")
     v.add_argument("--repeat", type=int, default=3)
     t = sub.add_parser("train", help="training speed: each speed-up, ours vs the tutorial's "
@@ -438,8 +491,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from cnnlib.errors import CnnlibError
 
-    commands = {"analysis": lambda: bench_analysis(args.models.split(","), args.repeat,
-                                                   not args.no_peer),
+    commands = {"analysis": lambda: (bench_torchvision(args.repeat) if args.all_torchvision
+                                     else bench_analysis(args.models.split(","), args.repeat,
+                                                         not args.no_peer)),
                 "train": lambda: bench_train(args), "lesson": lambda: bench_lesson(args),
                 "gpu": lambda: bench_gpu(args), "visualize": lambda: bench_visualize(args.repeat)}
     try:

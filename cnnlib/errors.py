@@ -41,6 +41,15 @@ class InputTooSmallError(InputSizeError):
     """An input so small that some layer's output would be empty."""
 
 
+class AnalysisError(CnnlibError):
+    """An op with no formula that also cannot run on meta tensors: the message names the op,
+    its module path (``layer``) and torch's reason, rather than blaming the input size."""
+
+    def __init__(self, message: str, layer: str = "") -> None:
+        super().__init__(message)
+        self.layer = layer
+
+
 class TraceError(CnnlibError):
     """A module whose forward cannot be traced into a graph (data-dependent control flow)."""
 

@@ -33,29 +33,50 @@ CONVENTIONS = """\
 These follow the course notes, summarised in `cnnlib/reference/README.md`:
 
 - **MACs**, which the slides call "flops" or "ops", count multiply-accumulates:
-  - convolution: `C_out*H'*W' * (C_in/groups)*K*K`
-  - linear: `C_in*C_out`
-  - max/average pooling: `C*H'*W'*K*K`, one operation per window element, as the slides'
-    "0.4 MFLOP" for AlexNet's pool1
-  - batch norm (and group/layer norm): 1 per element (a scale and a shift)
+  - convolution: `C_out*H'*W' * (C_in/groups)*K*K` (dilated ones too; `nn.Conv*d` and
+    `F.conv*d`)
+  - transposed convolution: `C_in*H*W * (C_out/groups)*K*K`, counted on its input
+  - linear: `C_in*C_out` per position (`nn.Linear`, `F.linear`)
+  - matrix products (`matmul`, `@`, `mm`, `bmm`, `addmm`, `einsum`): one per output element
+    per inner index
+  - attention: `F.scaled_dot_product_attention` `L*S*(E + E_v)` per head (Q*K^T and the
+    weighted sum of V); `nn.MultiheadAttention` adds its q, k, v and output projections
+  - max/average pooling (modules and `F.*_pool*d`): `C*H'*W'*K*K`, one operation per window
+    element, as the slides' "0.4 MFLOP" for AlexNet's pool1
+  - batch norm (and group/layer/instance norm, modules and functions): 1 per element (a scale
+    and a shift)
   - local response normalisation: `size` per element (the sum of squares)
-  - element-wise multiply: 1 per element
-  - ReLU and other activations, dropout, residual additions, concatenation, flatten: 0,
-    because nothing is multiplied
+  - element-wise multiply (`*`, `*=`, `mul_`): 1 per element
+  - ReLU and other activations, dropout, residual additions, concatenation, flatten, views
+    and indexing: 0, because nothing is multiplied
   - biases are not MACs
-  - a layer with no formula gets its shape from running it on meta tensors, and 0 MACs
+  - a layer with no formula gets its shape and dtype from running it on meta tensors, and
+    0 MACs; a module with none (`nn.LSTM`, a TorchScript submodule) or a function from outside
+    torch (torchvision's `shifted_window_attention`) is run under
+    `torch.utils.flop_counter` there and gets half the FLOPs it counts (its convolutions and
+    matrix products). An op that cannot run on meta tensors stops the analysis with an error
+    that names the op, its module and torch's reason.
 
   `flops=True` / `--flops` reports FLOPs = 2 x MACs, the convention of
   `torch.utils.flop_counter`.
-- **Params** include biases. Batch-norm running statistics are buffers, not parameters.
+- **Params** include biases, and count the parameters the forward reads. Those it never
+  reads (GoogLeNet's auxiliary classifiers in eval mode) are `totals["unused_params"]`, held
+  by `totals["unused_modules"]`; the two add up to every parameter of the model. Batch-norm
+  running statistics are buffers, not parameters.
 - **Memory** is the output's elements x 4 bytes (fp32); KB = 1024 bytes. The totals count
-  each tensor that a layer allocates. In-place layers (`ReLU(inplace=True)`, `+=`) write into
-  their input and add nothing. The input image is counted separately
-  (`totals["input_activations"]`).
+  each tensor that a layer allocates. In-place layers and ops (`ReLU(inplace=True)`, `+=`,
+  `*=`, `relu_()`, `mul_()`) write into their input and add nothing, and neither do views
+  of an input. A layer with several outputs (a tuple) is one row, showing and counting its
+  first. The input image is counted separately (`totals["input_activations"]`).
 - **Output size** is `(W - K + 2P)/S + 1`, with `K = D*(K-1)+1` for dilation `D`, floored
-  (ceiled for `ceil_mode` pools). When a convolution's stride does not tile its padded input,
+  (ceiled for `ceil_mode` pools); `(W - 1)*S - 2P + D*(K-1) + output_padding + 1` for a
+  transposed convolution. When a convolution's stride does not tile its padded input,
   the layer gets a warning that gives the fraction (the slides' `(7 - 3)/3 + 1 = 2.33`).
   Pooling floors silently, which is the slides' convention for pooling.
+- **Receptive field** grows through every sliding window (convolutions and pools, functional
+  ones too); attention, matrix products and a linear layer on a flat `(N, C)` input see the
+  whole input (on tokens or channels-last maps a linear layer leaves it as it is); a
+  transposed convolution leaves it as it is.
 - **Depth** counts weight layers on the longest path from input to output, as the papers do:
   AlexNet 8, VGG-19 19, GoogLeNet 22, ResNet-152 152. ResNet projection shortcuts run
   parallel to the main path, so they do not add to it.
@@ -75,7 +96,8 @@ RF_WINDOW, RF_GLOBAL, RF_SAME = "window", "global", "same"
 #: indices for backward, a residual add is a shortcut's end); a layer with no rule (the meta
 #: fallback) is "other".
 Kind = Literal["conv", "fc", "max_pool", "avg_pool", "batch_norm", "norm", "lrn", "activation",
-               "dropout", "identity", "reshape", "add", "concat", "mul", "other"]
+               "dropout", "identity", "reshape", "add", "concat", "mul", "matmul", "attention",
+               "other"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
 
 
@@ -161,6 +183,17 @@ class Calc:
         return tuple(w.padding for w in self.windows)
 
 
+@dataclass(slots=True)
+class Outputs:
+    """A rule's answer for a layer with several outputs (a tuple): the row's numbers (its
+    ``out`` is the first output, the one the table shows) and every output's shape and
+    dtype in order, None where the layer returns None (``need_weights=False``); a dtype of
+    None means the input's."""
+
+    calc: Calc
+    outputs: tuple[tuple[Shape, torch.dtype | None] | None, ...]
+
+
 def prod(values: Sequence[int]) -> int:
     return math.prod(values)
 
@@ -238,30 +271,67 @@ def conv(m: nn.modules.conv._ConvNd, x: Shape) -> Calc:
     """Convolution: C_out*H'*W' outputs, each (C_in/groups)*K*K multiply-adds."""
     if x[1] != m.in_channels:
         raise ShapeMismatchError(f"expects {m.in_channels} input channels but gets {x[1]}")
+    if m.transposed:
+        return _conv_transpose(type(m).__name__, x, m.in_channels, m.out_channels, m.groups,
+                               m.kernel_size, m.stride, m.padding, m.output_padding,
+                               m.dilation, m.bias is not None)
+    return _conv(type(m).__name__, x, m.out_channels, m.groups, m.kernel_size, m.stride,
+                 m.padding, m.dilation, m.bias is not None)
+
+
+def _conv(calc_type: str, x: Shape, c_out: int, groups: int, kernel: Any, stride: Any,
+          padding: Any, dilation: Any, bias: bool) -> Calc:
+    """The convolution's arithmetic, shared by ``nn.Conv*d`` and ``F.conv*d``."""
     n = len(x) - 2
-    ks = _tuple(m.kernel_size, n)
-    if isinstance(m.padding, str):  # "valid" or "same" (stride 1 only, torch enforces it)
-        pads = tuple(0 if m.padding == "valid" else d * (k - 1) // 2
-                     for k, d in zip(ks, _tuple(m.dilation, n), strict=True))
+    ks = _tuple(kernel, n)
+    if isinstance(padding, str):  # "valid" or "same" (stride 1 only, torch enforces it)
+        pads = tuple(0 if padding == "valid" else d * (k - 1) // 2
+                     for k, d in zip(ks, _tuple(dilation, n), strict=True))
     else:
-        pads = _tuple(m.padding, n)
-    windows, spatial = _sliding(x, ks, m.stride, pads, m.dilation, False)
-    if m.padding == "same":  # asymmetric padding when d*(k-1) is odd: output = input
+        pads = _tuple(padding, n)
+    windows, spatial = _sliding(x, ks, stride, pads, dilation, False)
+    if padding == "same":  # asymmetric padding when d*(k-1) is odd: output = input
         windows = tuple(Window(w.size, w.kernel, 1, w.padding, w.dilation, False, w.size)
                         for w in windows)
         spatial = tuple(x[2:])
-    c_in_g = m.in_channels // m.groups
-    weight = (m.out_channels, c_in_g, *ks)
-    params_terms = (weight, (m.out_channels,)) if m.bias is not None else (weight,)
-    macs_terms = ((m.out_channels, *spatial, c_in_g, *ks),)
-    calc = Calc(type(m).__name__, (x[0], m.out_channels, *spatial),
+    c_in_g = x[1] // groups
+    weight = (c_out, c_in_g, *ks)
+    params_terms = (weight, (c_out,)) if bias else (weight,)
+    macs_terms = ((c_out, *spatial, c_in_g, *ks),)
+    calc = Calc(calc_type, (x[0], c_out, *spatial),
                 params=_terms_value(params_terms), macs=_terms_value(macs_terms),
                 params_terms=params_terms, macs_terms=macs_terms, weight_layer=True, kind="conv")
     _window_labels(calc, windows)
     calc.warning = _unread_warning(windows)
-    if m.groups > 1:
-        calc.note = f"{m.groups} groups: each output sees C_in/groups = {c_in_g} input maps"
+    if groups > 1:
+        calc.note = f"{groups} groups: each output sees C_in/groups = {c_in_g} input maps"
     return calc
+
+
+def _conv_transpose(calc_type: str, x: Shape, c_in: int, c_out: int, groups: int, kernel: Any,
+                    stride: Any, padding: Any, output_padding: Any, dilation: Any,
+                    bias: bool) -> Calc:
+    """Transposed convolution: every input element is multiplied into a K*K patch of
+    C_out/groups maps, so C_in*H*W * (C_out/groups)*K*K multiply-adds (counted on the input,
+    as torch.utils.flop_counter does); output (W - 1)*S - 2P + D*(K - 1) + output_padding + 1.
+    The receptive field is left as it is (an upsampling has no window over its input)."""
+    n = len(x) - 2
+    ks, ss, ps, ops, ds = (_tuple(v, n) for v in (kernel, stride, padding, output_padding,
+                                                   dilation))
+    spatial = tuple((x[2 + i] - 1) * ss[i] - 2 * ps[i] + ds[i] * (ks[i] - 1) + ops[i] + 1
+                    for i in range(n))
+    if min(spatial, default=1) <= 0:
+        raise EmptyOutputError(f"a transposed convolution of {x[2:]} gives {spatial}")
+    c_out_g = c_out // groups
+    weight = (c_in, c_out_g, *ks)
+    params_terms = (weight, (c_out,)) if bias else (weight,)
+    macs_terms = ((c_in, *x[2:], c_out_g, *ks),)
+    return Calc(calc_type, (x[0], c_out, *spatial), params=_terms_value(params_terms),
+                macs=_terms_value(macs_terms), params_terms=params_terms,
+                macs_terms=macs_terms, weight_layer=True, kind="conv",
+                note=f"transposed, kernel {'x'.join(map(str, ks))}, stride "
+                f"{_fmt_dims(ss, True)}, padding {_fmt_dims(ps, True)}: C_in*H*W inputs, each "
+                "spread over (C_out/groups)*K*K outputs")
 
 
 def _unread_warning(windows: Sequence[Window]) -> str:
@@ -300,9 +370,12 @@ def linear(m: nn.Linear, x: Shape) -> Calc:
         params_terms += ((m.out_features,),)
     vectors = x[1:-1]  # leading dims beyond the batch (none for a classifier)
     macs_terms = ((*vectors, m.in_features, m.out_features),)
+    # A classifier's (N, C) input: every output sees the whole image. On (N, ..., C) (tokens,
+    # ConvNeXt's channels-last maps) it mixes features at one position only.
     return Calc("Linear", (*x[:-1], m.out_features), params=_terms_value(params_terms),
                 macs=_terms_value(macs_terms), params_terms=params_terms,
-                macs_terms=macs_terms, rf=RF_GLOBAL, weight_layer=True, kind="fc")
+                macs_terms=macs_terms, rf=RF_GLOBAL if len(x) == 2 else RF_SAME,
+                weight_layer=True, kind="fc")
 
 
 def pool(m: nn.Module, x: Shape) -> Calc:
@@ -317,7 +390,12 @@ def pool(m: nn.Module, x: Shape) -> Calc:
     calc = Calc(type(m).__name__, (x[0], x[1], *spatial), macs=_terms_value(macs_terms),
                 macs_terms=macs_terms, kind=kind)
     _window_labels(calc, windows)
-    return calc
+    return _with_indices(calc) if getattr(m, "return_indices", False) else calc
+
+
+def _with_indices(calc: Calc) -> Outputs:
+    """A max pool asked for ``return_indices``: (values, int64 indices of the same shape)."""
+    return Outputs(calc, ((calc.out, None), (calc.out, torch.int64)))
 
 
 def _adaptive(calc_type: str, x: Shape, output_size: Any, kind: Kind) -> Calc:
@@ -344,11 +422,12 @@ def _adaptive(calc_type: str, x: Shape, output_size: Any, kind: Kind) -> Calc:
     return calc
 
 
-def adaptive_pool(m: nn.Module, x: Shape) -> Calc:
+def adaptive_pool(m: nn.Module, x: Shape) -> Calc | Outputs:
     """Adaptive pooling: windows chosen so the output has a fixed size."""
     kind: Kind = ("max_pool" if isinstance(m, nn.modules.pooling._AdaptiveMaxPoolNd)
                   else "avg_pool")
-    return _adaptive(type(m).__name__, x, m.output_size, kind)
+    calc = _adaptive(type(m).__name__, x, m.output_size, kind)
+    return _with_indices(calc) if getattr(m, "return_indices", False) else calc
 
 
 def _elementwise(calc_type: str, x: Shape, params: int = 0, per_element: int = 0,
@@ -421,7 +500,39 @@ def _flatten_calc(x: Shape, start: int, end: int) -> Calc:
                 kind="reshape")
 
 
-MODULE_RULES: dict[type, Callable[[Any, Shape], Calc]] = {
+def multihead_attention(m: nn.MultiheadAttention, query: Shape, key: Shape | None = None,
+                        value: Shape | None = None, key_padding_mask: Any = None,
+                        need_weights: bool = True, attn_mask: Any = None,
+                        average_attn_weights: bool = True, is_causal: bool = False) -> Outputs:
+    """Multi-head attention: the q/k/v projections, the scores Q*K^T (Lq*Lk*E), the weighted
+    sum of V (Lq*Lk*E) and the output projection, per batch element; returns
+    (output, attention weights or None) as the module does."""
+    key, value = key or query, value or key or query
+    e, heads = m.embed_dim, m.num_heads
+    batched = len(query) == 3
+    first = getattr(m, "batch_first", False)
+    if batched:
+        n, lq = (query[0], query[1]) if first else (query[1], query[0])
+        lk = key[1] if first else key[0]
+    else:
+        n, lq, lk = 1, query[0], key[0]
+    if query[-1] != e:
+        raise ShapeMismatchError(f"expects {e} features but gets {query[-1]}")
+    macs_terms = ((n, lq, query[-1], e), (n, lk, key[-1], e), (n, lk, value[-1], e),
+                  (n, lq, lk, e), (n, lq, lk, e), (n, lq, e, e))
+    params_terms = tuple((p.numel(),) for p in m.parameters())
+    calc = Calc(type(m).__name__, query, params=_terms_value(params_terms),
+                macs=_terms_value(macs_terms), params_terms=params_terms,
+                macs_terms=macs_terms, rf=RF_GLOBAL, weight_layer=True, kind="attention",
+                note=f"{heads} heads: q, k, v projections + Q*K^T + weights*V + out projection")
+    weights = None
+    if need_weights:
+        per_head = () if average_attn_weights else (heads,)
+        weights = ((n, *per_head, lq, lk) if batched else (*per_head, lq, lk), None)
+    return Outputs(calc, ((query, None), weights))
+
+
+MODULE_RULES: dict[type, Callable[..., Calc | Outputs]] = {
     nn.modules.conv._ConvNd: conv,
     nn.Linear: linear,
     nn.modules.pooling._MaxPoolNd: pool,
@@ -441,19 +552,20 @@ MODULE_RULES: dict[type, Callable[[Any, Shape], Calc]] = {
     nn.Sigmoid: activation, nn.Tanh: activation, nn.Hardswish: activation,
     nn.Hardsigmoid: activation, nn.Mish: activation, nn.Softmax: activation,
     nn.LogSoftmax: activation,
+    nn.MultiheadAttention: multihead_attention,
 }
+#: Module rules that take the module's call as it is (several inputs, keywords); the others
+#: take one input tensor and apply only when the module is called with exactly that.
+MODULE_RULES_WITH_ARGS = {multihead_attention}
 
 
-def module_rule(m: nn.Module) -> Callable[[Any, Shape], Calc] | None:
+def module_rule(m: nn.Module) -> Callable[..., Calc | Outputs] | None:
     """The rule for a module (its class's nearest base with one), or None for the fallback."""
-    if getattr(m, "transposed", False):
-        return None  # transposed convolutions have no formula yet: meta fallback
-    cls: type = type(m)
-    return _rule_for_class(cls)
+    return _rule_for_class(type(m))
 
 
 @functools.cache
-def _rule_for_class(cls: type) -> Callable[[Any, Shape], Calc] | None:
+def _rule_for_class(cls: type) -> Callable[..., Calc | Outputs] | None:
     return next((MODULE_RULES[c] for c in cls.__mro__ if c in MODULE_RULES), None)
 
 
@@ -509,6 +621,138 @@ def fn_adaptive_avg_pool(x: Shape, output_size: Any) -> Calc:
     return _adaptive("adaptive_avg_pool", x, output_size, "avg_pool")
 
 
+def fn_imul(*args: Any, **kwargs: Any) -> Calc:
+    """``x *= y`` / ``x.mul_(y)``: a multiply per element, written into ``x``."""
+    calc = fn_mul(*args)
+    calc.inplace = True
+    return calc
+
+
+def fn_linear(x: Shape, weight: Shape, bias: Shape | None = None) -> Calc:
+    """``F.linear``: as nn.Linear; its weights are counted where they are read (get_attr)."""
+    if x[-1] != weight[-1]:
+        raise ShapeMismatchError(f"expects {weight[-1]} input features but gets {x[-1]}")
+    macs_terms = ((*x[1:-1], weight[-1], weight[0]),)
+    return Calc("linear", (*x[:-1], weight[0]), macs=_terms_value(macs_terms),
+                macs_terms=macs_terms, rf=RF_GLOBAL if len(x) == 2 else RF_SAME,
+                weight_layer=True, kind="fc")
+
+
+def _fn_conv(x: Shape, weight: Shape, bias: Shape | None = None, stride: Any = 1,
+             padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Calc:
+    """``F.conv1d/2d/3d``: as nn.Conv*d, weights counted where they are read."""
+    if x[1] != weight[1] * groups:
+        raise ShapeMismatchError(f"expects {weight[1] * groups} input channels but gets {x[1]}")
+    calc = _conv(f"conv{len(x) - 2}d", x, weight[0], groups, weight[2:], stride, padding,
+                 dilation, False)
+    calc.params, calc.params_terms = 0, ()
+    return calc
+
+
+def _fn_conv_transpose(x: Shape, weight: Shape, bias: Shape | None = None, stride: Any = 1,
+                       padding: Any = 0, output_padding: Any = 0, groups: int = 1,
+                       dilation: Any = 1) -> Calc:
+    calc = _conv_transpose(f"conv_transpose{len(x) - 2}d", x, weight[0], weight[1] * groups,
+                           groups, weight[2:], stride, padding, output_padding, dilation, False)
+    calc.params, calc.params_terms = 0, ()
+    return calc
+
+
+def _max_pool(x: Shape, kernel_size: Any, stride: Any = None, padding: Any = 0,
+              dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False
+              ) -> Calc | Outputs:
+    """``F.max_pool*d``: as the modules (windows, receptive field, MACs)."""
+    windows, spatial = _sliding(x, kernel_size, stride or kernel_size, padding, dilation,
+                                ceil_mode)
+    macs_terms = ((x[1], *spatial, *(w.kernel for w in windows)),)
+    calc = Calc("max_pool", (x[0], x[1], *spatial), macs=_terms_value(macs_terms),
+                macs_terms=macs_terms, kind="max_pool")
+    _window_labels(calc, windows)
+    return _with_indices(calc) if return_indices else calc
+
+
+def _max_pool_with_indices(*args: Any, **kwargs: Any) -> Calc | Outputs:
+    return _max_pool(*args, **{**kwargs, "return_indices": True})
+
+
+def _avg_pool(x: Shape, kernel_size: Any, stride: Any = None, padding: Any = 0,
+              ceil_mode: bool = False, count_include_pad: bool = True,
+              divisor_override: Any = None) -> Calc:
+    calc = _max_pool(x, kernel_size, stride, padding, 1, ceil_mode)
+    assert isinstance(calc, Calc)
+    calc.type, calc.kind = "avg_pool", "avg_pool"
+    return calc
+
+
+def _adaptive_max_pool(x: Shape, output_size: Any, return_indices: bool = False
+                       ) -> Calc | Outputs:
+    calc = _adaptive("adaptive_max_pool", x, output_size, "max_pool")
+    return _with_indices(calc) if return_indices else calc
+
+
+def _fn_norm(x: Shape, *args: Any, **kwargs: Any) -> Calc:
+    """``F.layer_norm``, ``F.group_norm``, ``F.batch_norm``...: 1 MAC per element, as the
+    modules; their weights are counted where they are read."""
+    return _elementwise("norm", x, per_element=1, note="1 MAC per element: y = scale*x + shift",
+                        kind="norm")
+
+
+def fn_matmul(a: Shape, b: Shape, *args: Any, **kwargs: Any) -> Calc:
+    """Matrix products (matmul, @, mm, bmm): one MAC per output element per inner index.
+    Every output mixes a whole row, so the receptive field is taken as the whole input."""
+    a2 = a if len(a) > 1 else (1, a[0])
+    b2 = b if len(b) > 1 else (b[0], 1)
+    if a2[-1] != b2[-2]:
+        raise ShapeMismatchError(f"cannot multiply {tuple(a)} by {tuple(b)}")
+    batch = tuple(torch.broadcast_shapes(a2[:-2], b2[:-2]))
+    out = (*batch, *((a2[-2],) if len(a) > 1 else ()), *((b2[-1],) if len(b) > 1 else ()))
+    macs_terms = ((*batch, a2[-2], b2[-1], a2[-1]),)
+    return Calc("matmul", out, macs=_terms_value(macs_terms), macs_terms=macs_terms,
+                rf=RF_GLOBAL, note="output elements x the inner dimension", kind="matmul")
+
+
+def fn_addmm(bias: Shape, a: Shape, b: Shape, *args: Any, **kwargs: Any) -> Calc:
+    """``addmm``/``baddbmm``: the product's MACs; the added bias is not a MAC."""
+    return fn_matmul(a, b)
+
+
+def fn_einsum(equation: str, *operands: Any) -> Calc:
+    """``torch.einsum`` of two operands: one MAC per combination of all the indices (the
+    product of every distinct index's size), as a batched matrix product computes it.
+    One operand (a sum or a transpose) multiplies nothing; three or more are counted as one
+    product over all their indices."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)) \
+            and not isinstance(operands[0], TShape):
+        operands = tuple(operands[0])
+    out = torch.einsum(equation, *(torch.empty(o, device="meta") for o in operands)).shape
+    macs = 0
+    if len(operands) >= 2:
+        sizes: dict[str, int] = {}
+        ellipses = []
+        for spec, shape in zip(equation.replace(" ", "").partition("->")[0].split(","),
+                               operands, strict=True):
+            head, dots, tail = spec.partition("...")
+            n_ell = len(shape) - len(head) - len(tail) if dots else 0
+            if dots:
+                ellipses.append(tuple(shape[len(head):len(head) + n_ell]))
+            for ch, d in zip(head + tail, (*shape[:len(head)], *shape[len(head) + n_ell:]),
+                             strict=True):
+                sizes[ch] = max(sizes.get(ch, 1), d)
+        macs = prod(sizes.values()) * prod(torch.broadcast_shapes(*ellipses) if ellipses else ())
+    return Calc("einsum", tuple(out), macs=macs, macs_terms=((macs,),) if macs else (),
+                rf=RF_GLOBAL, note=f"'{equation}': the product of every index's size",
+                kind="matmul")
+
+
+def fn_sdpa(q: Shape, k: Shape, v: Shape, *args: Any, **kwargs: Any) -> Calc:
+    """``F.scaled_dot_product_attention``: Q*K^T (L*S*E) and weights*V (L*S*Ev) per head."""
+    lead = q[:-2]
+    macs_terms = ((*lead, q[-2], k[-2], q[-1]), (*lead, q[-2], k[-2], v[-1]))
+    return Calc("attention", (*q[:-1], v[-1]), macs=_terms_value(macs_terms),
+                macs_terms=macs_terms, rf=RF_GLOBAL, kind="attention",
+                note="Q*K^T + weights*V, per head (softmax and scale not counted)")
+
+
 FUNCTION_RULES: dict[Any, Callable[..., Calc]] = {
     operator.add: fn_add, torch.add: fn_add, "add": fn_add,
     operator.iadd: fn_iadd, "add_": fn_iadd,
@@ -518,10 +762,34 @@ FUNCTION_RULES: dict[Any, Callable[..., Calc]] = {
     F.relu: fn_activation, torch.relu: fn_activation, "relu": fn_activation,
     F.dropout: fn_dropout, torch.sigmoid: fn_activation, torch.tanh: fn_activation,
     F.adaptive_avg_pool2d: fn_adaptive_avg_pool, F.adaptive_avg_pool1d: fn_adaptive_avg_pool,
+    F.adaptive_avg_pool3d: fn_adaptive_avg_pool,
+    operator.imul: fn_imul, "mul_": fn_imul,
+    F.linear: fn_linear,
+    F.conv1d: _fn_conv, F.conv2d: _fn_conv, F.conv3d: _fn_conv,
+    F.conv_transpose1d: _fn_conv_transpose, F.conv_transpose2d: _fn_conv_transpose,
+    F.conv_transpose3d: _fn_conv_transpose,
+    F.max_pool1d: _max_pool, F.max_pool2d: _max_pool, F.max_pool3d: _max_pool,
+    F.max_pool1d_with_indices: _max_pool_with_indices,
+    F.max_pool2d_with_indices: _max_pool_with_indices,
+    F.max_pool3d_with_indices: _max_pool_with_indices,
+    F.avg_pool1d: _avg_pool, F.avg_pool2d: _avg_pool, F.avg_pool3d: _avg_pool,
+    F.adaptive_max_pool1d: _adaptive_max_pool, F.adaptive_max_pool2d: _adaptive_max_pool,
+    F.adaptive_max_pool3d: _adaptive_max_pool,
+    F.layer_norm: _fn_norm, F.group_norm: _fn_norm, F.batch_norm: _fn_norm,
+    F.instance_norm: _fn_norm, F.rms_norm: _fn_norm,
+    torch.matmul: fn_matmul, operator.matmul: fn_matmul, "matmul": fn_matmul,
+    torch.mm: fn_matmul, "mm": fn_matmul, torch.bmm: fn_matmul, "bmm": fn_matmul,
+    torch.addmm: fn_addmm, torch.baddbmm: fn_addmm,
+    torch.einsum: fn_einsum,
+    F.scaled_dot_product_attention: fn_sdpa,
 }
 #: Friendly names for the ``type`` column of function rows.
 FUNCTION_TYPES = {fn_add: "add", fn_iadd: "add", fn_cat: "concat", fn_flatten: "flatten",
-                  fn_mul: "mul"}
+                  fn_mul: "mul", fn_imul: "mul", fn_linear: "linear", fn_matmul: "matmul",
+                  fn_addmm: "matmul", fn_einsum: "einsum", fn_sdpa: "attention",
+                  _max_pool: "max_pool", _max_pool_with_indices: "max_pool",
+                  _avg_pool: "avg_pool", _adaptive_max_pool: "adaptive_max_pool",
+                  _fn_norm: "norm"}
 
 
 # ---------------------------------------------------------------- explanations
@@ -566,6 +834,8 @@ def explain(calc: Calc, bytes_per_element: int = 4) -> dict[str, str]:
     lines["memory"] = f"{'*'.join(str(d) for d in out_dims)}*{bytes_per_element} B = {mem:,} B"
     if mem >= 1024:  # under a KB the human form would repeat the bytes
         lines["memory"] += f" = {human_bytes(mem)}"
+    if calc.type == "parameter":  # a weight a function reads (F.layer_norm's, a class token)
+        lines["memory"] = "0 B: a weight, counted in params, not an activation"
     if calc.macs_terms:
         macs = f"{_sum_of_products(calc.macs_terms)} = {calc.macs:,}"
     else:

@@ -96,7 +96,8 @@ def legend() -> dict[str, str]:
 #: The colour group a row's kind (:data:`formulas.KINDS`, set by its rule) is drawn in; a kind
 #: not listed is its own group.
 _DRAWN_AS = {"max_pool": "pool", "avg_pool": "pool", "batch_norm": "norm", "dropout": "activation",
-             "identity": "activation", "add": "merge", "concat": "merge", "mul": "merge"}
+             "identity": "activation", "add": "merge", "concat": "merge", "mul": "merge",
+             "matmul": "other", "attention": "other"}
 _POOL_WORDS = {"max_pool": "max pool", "avg_pool": "avg pool"}
 
 

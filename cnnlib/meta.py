@@ -5,7 +5,8 @@ memory. ``torch.device("meta")`` alone still runs every ``nn.init`` call (``kaim
 and friends), whose meta implementations go through Python reference kernels: ~80 ms for
 ResNet-152, most of its build time. Initialising a meta tensor is meaningless, so the mode
 below turns in-place ops on meta tensors into no-ops while it also routes factory calls to
-the meta device. The functions of ``torch.nn.init`` are skipped before
+the meta device (except those that compute values, see ``_VALUE_CONSTRUCTORS``). The
+functions of ``torch.nn.init`` are skipped before
 they dispatch at all (they compute fans and enter ``no_grad`` first: 12 of ResNet-152's 32 ms).
 Both switches are thread-local, so a real model built in another thread (a training job beside
 the dashboard) is initialised as usual.
@@ -23,7 +24,14 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._device import _device_constructors
 
-_CONSTRUCTORS = _device_constructors()
+#: Constructors that compute values rather than allocate weights stay real: a builder may do
+#: arithmetic on them and read the result back (RegNet's widths come from ``torch.arange(...)
+#: .tolist()``, which a meta tensor cannot give). What a module registers as a buffer or
+#: parameter still lands on meta (:func:`_buffer_to_meta`).
+_VALUE_CONSTRUCTORS = {torch.arange, torch.range, torch.linspace, torch.logspace, torch.tensor,
+                       torch.as_tensor, torch.asarray, torch.scalar_tensor, torch.tril_indices,
+                       torch.triu_indices}
+_CONSTRUCTORS = _device_constructors() - _VALUE_CONSTRUCTORS
 _INIT_FUNCTIONS = ("uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_",
                    "eye_", "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
                    "kaiming_normal_", "orthogonal_", "sparse_")
@@ -56,11 +64,36 @@ def _wrap_init_functions() -> None:
                 setattr(nn.init, name, _skipped_while_building(init))
 
 
+def _buffer_to_meta(module: nn.Module, name: str, buffer: torch.Tensor | None
+                    ) -> torch.Tensor | None:
+    """A buffer registered during a build lands on meta, even one a value constructor made
+    for real (BatchNorm's ``num_batches_tracked = torch.tensor(0)``, Swin's index tables)."""
+    if getattr(_building, "active", False) and buffer is not None and not buffer.is_meta:
+        return buffer.to("meta")
+    return None
+
+
+def _param_to_meta(module: nn.Module, name: str, param: nn.Parameter | None
+                   ) -> nn.Parameter | None:
+    if getattr(_building, "active", False) and param is not None and not param.is_meta:
+        return nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
+    return None
+
+
+@functools.cache
+def _register_hooks() -> None:
+    """Once per process, under the wrapping lock; the hooks act only in a building thread."""
+    with _WRAPPING:
+        nn.modules.module.register_module_buffer_registration_hook(_buffer_to_meta)
+        nn.modules.module.register_module_parameter_registration_hook(_param_to_meta)
+
+
 class MetaBuild(TorchFunctionMode):
     """Within this mode, new tensors land on ``meta`` and in-place init on them is skipped."""
 
     def __enter__(self) -> MetaBuild:
         _wrap_init_functions()
+        _register_hooks()
         self._was_active = getattr(_building, "active", False)
         _building.active = True
         return super().__enter__()

@@ -18,28 +18,6 @@ from app import warm
 warm.skip()
 ENTRY = str(Path(__file__).parent.parent / "streamlit_app.py")
 
-#: Zoo models today's analysis engine gets wrong or cannot analyse (issue 11; the engine is
-#: fixed on its own branch, not here). A test over every zoo model marks exactly the cases that
-#: fail for this reason xfail(strict=True) through :func:`zoo_cases`, so that each one turns
-#: into a failure the moment the engine is fixed, and its mark must go.
-ANALYSIS_BROKEN = {
-    "vit_b_16": "issue 11: analysis of ViT's attention (nn.MultiheadAttention's tuple output "
-                "vanishes: 58.2M params counted, not 86.6M)",
-    "swin_t": "issue 11: analysis of Swin fails in the meta run (its relative position bias "
-              "indexes with a meta tensor)",
-    "convnext_tiny": "issue 11: analysis of ConvNeXt fails (LayerNorm2d's layer_norm gets a "
-                     "traced value for its weight)",
-}
-
-
-def zoo_cases(names: list[str], broken: tuple[str, ...] = tuple(ANALYSIS_BROKEN)) -> list:
-    """``names`` as pytest parameters, the ``broken`` ones (of :data:`ANALYSIS_BROKEN`) marked
-    xfail(strict=True) with the reason."""
-    return [pytest.param(n, id=n, marks=pytest.mark.xfail(strict=True,
-                                                          reason=ANALYSIS_BROKEN[n]))
-            if n in broken else n for n in names]
-
-
 def _open_page(page: str, *, clean: bool = True, **params: str) -> AppTest:
     """Run ``page`` (e.g. "app/explore.py") with ``params`` in its URL's query string.
 

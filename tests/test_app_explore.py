@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ANALYSIS_BROKEN, zoo_cases
 from streamlit.testing.v1 import AppTest
 
 import cnnlib
@@ -18,7 +17,7 @@ from cnnlib.models import registry
 ENTRY = str(Path(__file__).parent.parent / "streamlit_app.py")
 
 
-@pytest.mark.parametrize("name", zoo_cases(registry.names(), ("swin_t", "convnext_tiny")))
+@pytest.mark.parametrize("name", registry.names())
 def test_every_model_shows_graph_table_and_charts(open_page, name: str) -> None:
     expected = cnnlib.profile(name)
     at = open_page("app/explore.py", model=name, view="graph")
@@ -114,8 +113,6 @@ def test_compare_views_with_every_zoo_model(open_page, view: str) -> None:
         assert len(at.get("plotly_chart")) == 2
 
 
-@pytest.mark.xfail(strict=True, reason=f"{ANALYSIS_BROKEN['swin_t']}; "
-                                      f"{ANALYSIS_BROKEN['convnext_tiny']}")
 def test_compare_leaves_no_zoo_model_out(open_page) -> None:
     at = open_page("app/compare.py", models=",".join(registry.names()), view="table")
     assert not at.warning, [w.value for w in at.warning]

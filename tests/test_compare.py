@@ -7,7 +7,6 @@ import math
 
 import pytest
 import torchvision
-from conftest import zoo_cases
 
 import cnnlib
 from cnnlib import compare
@@ -16,7 +15,7 @@ from cnnlib.models import registry
 TORCHVISION_BACKED = [n for n in registry.names() if registry.get(n).torchvision]
 
 
-@pytest.mark.parametrize("name", zoo_cases(TORCHVISION_BACKED))
+@pytest.mark.parametrize("name", TORCHVISION_BACKED)
 def test_accuracy_is_torchvisions_v1_metadata(name: str) -> None:
     entry = torchvision.models.get_model_weights(registry.get(name).torchvision).IMAGENET1K_V1
     metrics = entry.meta["_metrics"]["ImageNet-1K"]
