@@ -445,7 +445,7 @@ def _signature(value: Any) -> Any:
             value, (bool, int, float, str, torch.dtype, torch.device, torch.memory_format,
                     torch.layout)):
         return (type(value).__name__, value)
-    if isinstance(value, (Callable, nn.Module)) and not isinstance(value, torch.Tensor):
+    if (callable(value) or isinstance(value, nn.Module)) and not isinstance(value, torch.Tensor):
         return ("id", id(value))  # functions, modules: the same object
     return None
 
@@ -567,14 +567,15 @@ class _Walk:
                                      or rule in formulas.MODULE_RULES_WITH_ARGS):
                 result = self._apply(node, rule, module, *_shapes(args), **_shapes(kwargs))
             else:
-                result = self._fallback(node, self._module_fn(module), args, kwargs, True)
-                if result is None:  # no tensor out: a Python value, not a table row
+                ran = self._fallback(node, self._module_fn(module), args, kwargs, True)
+                if ran is None:  # no tensor out: a Python value, not a table row
                     return self._passthrough
+                result = ran
             calc = result.calc if isinstance(result, formulas.Outputs) else result
             calc.type = type(module).__name__
             calc.params, calc.params_terms = self._own_params(module, calc)
             return self._emit_all(node, str(node.target), result, inputs)
-        fn = node.target if node.op == "call_function" else None
+        fn = node.target if node.op == "call_function" and callable(node.target) else None
         rule = formulas.FUNCTION_RULES.get(node.target)
         if rule is not None and inputs:
             result = self._apply(node, rule, *_shapes(args), **_shapes(kwargs))
@@ -583,14 +584,17 @@ class _Walk:
         else:
             if fn is None:  # a method: call it on the first (tensor) argument
                 method = str(node.target)
-                fn = lambda obj, *a, **k: getattr(obj, method)(*a, **k)  # noqa: E731
+
+                def fn(obj: Any, *a: Any, **k: Any) -> Any:
+                    return getattr(obj, method)(*a, **k)
             # Functions from outside torch (torchvision's fx-wrapped shifted_window_attention)
             # may multiply; torch's own ops without a rule (views, softmax, indexing) do not.
             home = (getattr(fn, "__module__", None) or "torch").partition(".")[0]
             count = home not in _NO_PRODUCTS
-            result = self._fallback(node, fn, args, kwargs, count)
-            if result is None:
+            ran = self._fallback(node, fn, args, kwargs, count)
+            if ran is None:
                 return self._passthrough
+            result = ran
             calc = result.calc if isinstance(result, formulas.Outputs) else result
             calc.type = _op_name(node)
         if not inputs:  # a tensor made from nothing (torch.zeros(...)): not a layer
@@ -626,7 +630,7 @@ class _Walk:
         val = self._emit(node, name, result.calc, inputs)
         if inputs:
             val.dtype = inputs[0].dtype
-        outs = []
+        outs: list[_Val | None] = []
         for o in result.outputs:
             if o is None:
                 outs.append(None)

@@ -130,7 +130,7 @@ def bench_torchvision(repeat: int, names: Sequence[str] | None = None) -> None:
             analysis.profile_torchvision(n)
         w = best(warm, repeat)
         model = analysis.traced_torchvision(name).root
-        peer = best(lambda m=model, s=size: hooked_meta_forward(m, s), repeat)
+        peer = best(functools.partial(hooked_meta_forward, model, size), repeat)
         colds.append((c, name))
         warms.append((w, name))
         print(f"{name:<20} {'x'.join(map(str, size)):>9} {len(result.rows):>6} "

@@ -378,7 +378,7 @@ def linear(m: nn.Linear, x: Shape) -> Calc:
                 weight_layer=True, kind="fc")
 
 
-def pool(m: nn.Module, x: Shape) -> Calc:
+def pool(m: nn.Module, x: Shape) -> Calc | Outputs:
     """Max/average pooling: C*H'*W' windows of K*K elements each (the slides' count)."""
     dilation = getattr(m, "dilation", 1)
     stride = m.stride if m.stride is not None else m.kernel_size
@@ -561,7 +561,8 @@ MODULE_RULES_WITH_ARGS = {multihead_attention}
 
 def module_rule(m: nn.Module) -> Callable[..., Calc | Outputs] | None:
     """The rule for a module (its class's nearest base with one), or None for the fallback."""
-    return _rule_for_class(type(m))
+    cls: type = type(m)
+    return _rule_for_class(cls)
 
 
 @functools.cache
@@ -738,7 +739,8 @@ def fn_einsum(equation: str, *operands: Any) -> Calc:
             for ch, d in zip(head + tail, (*shape[:len(head)], *shape[len(head) + n_ell:]),
                              strict=True):
                 sizes[ch] = max(sizes.get(ch, 1), d)
-        macs = prod(sizes.values()) * prod(torch.broadcast_shapes(*ellipses) if ellipses else ())
+        batch = torch.broadcast_shapes(*ellipses) if ellipses else ()
+        macs = prod(list(sizes.values())) * prod(batch)
     return Calc("einsum", tuple(out), macs=macs, macs_terms=((macs,),) if macs else (),
                 rf=RF_GLOBAL, note=f"'{equation}': the product of every index's size",
                 kind="matmul")
@@ -753,7 +755,7 @@ def fn_sdpa(q: Shape, k: Shape, v: Shape, *args: Any, **kwargs: Any) -> Calc:
                 note="Q*K^T + weights*V, per head (softmax and scale not counted)")
 
 
-FUNCTION_RULES: dict[Any, Callable[..., Calc]] = {
+FUNCTION_RULES: dict[Any, Callable[..., Calc | Outputs]] = {
     operator.add: fn_add, torch.add: fn_add, "add": fn_add,
     operator.iadd: fn_iadd, "add_": fn_iadd,
     operator.mul: fn_mul, torch.mul: fn_mul, "mul": fn_mul,

@@ -322,6 +322,7 @@ def max_pool_example(x: tuple[tuple[int, ...], ...] | np.ndarray = SLIDES_POOL_I
         raise CnnlibError("Max pooling here takes a non-empty 2-D array of numbers.")
     try:
         calc = formulas.pool(nn.MaxPool2d(kernel, stride), (1, 1, *values.shape))
+        assert isinstance(calc, formulas.Calc)  # one output: the pool returns no indices
     except EmptyOutputError as exc:
         raise InputTooSmallError(f"A {kernel}x{kernel} pooling window does not fit the "
                                  f"{values.shape[0]}x{values.shape[1]} input "

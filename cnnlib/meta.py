@@ -84,8 +84,12 @@ def _param_to_meta(module: nn.Module, name: str, param: nn.Parameter | None
 def _register_hooks() -> None:
     """Once per process, under the wrapping lock; the hooks act only in a building thread."""
     with _WRAPPING:
-        nn.modules.module.register_module_buffer_registration_hook(_buffer_to_meta)
-        nn.modules.module.register_module_parameter_registration_hook(_param_to_meta)
+        # torch's stubs say these hooks return None; a returned tensor replaces the one
+        # being registered, as its documentation says and the meta build relies on
+        nn.modules.module.register_module_buffer_registration_hook(
+            _buffer_to_meta)  # type: ignore[arg-type]
+        nn.modules.module.register_module_parameter_registration_hook(
+            _param_to_meta)  # type: ignore[arg-type]
 
 
 class MetaBuild(TorchFunctionMode):
