@@ -8,10 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
+import torchvision
 from streamlit.testing.v1 import AppTest
 
 import cnnlib
-from cnnlib import compare, graph
+from cnnlib import analysis, compare, graph
 from cnnlib.models import registry
 
 ENTRY = str(Path(__file__).parent.parent / "streamlit_app.py")
@@ -32,6 +34,42 @@ def test_every_model_shows_graph_table_and_charts(open_page, name: str) -> None:
     assert not at.exception
     assert len(at.get("plotly_chart")) == 3
     assert len(at.markdown) >= 1  # the computed sentences under the charts
+
+
+def test_every_torchvision_classifier_can_be_picked_once() -> None:
+    """The picker offers each torchvision classifier exactly once: by its zoo name where a zoo
+    model equals it, else as ``torchvision.NAME``."""
+    at = AppTest.from_file(ENTRY, default_timeout=120).run()
+    at.switch_page("app/explore.py").run()
+    options = at.selectbox(key="model").options
+    offered = {o.removeprefix("torchvision · ") for o in options if o.startswith("torchvision · ")}
+    in_zoo = {registry.get(n).torchvision for n in registry.names()} - {None}
+    assert not offered & in_zoo
+    assert offered | in_zoo == set(torchvision.models.list_models(module=torchvision.models))
+
+
+@pytest.mark.parametrize("name", ["convnext_base", "maxvit_t", "swin_v2_t", "inception_v3",
+                                  "efficientnet_b7", "vit_h_14"])
+def test_a_torchvision_classifier_beyond_the_zoo_on_explore(open_page, name: str) -> None:
+    """Built by torchvision's builder at its own input size; the exact parameter count, the
+    parameters its forward never reads (Inception-v3's auxiliary classifier) said in a line,
+    every view drawn; no paper check (the notes have no numbers for it)."""
+    with torch.device("meta"):  # ViT-H/14 would be 2.5 GB for real
+        model = torchvision.models.get_model(name)
+    at = open_page("app/explore.py", model=f"torchvision.{name}", view="graph")
+    used = analysis.profile_torchvision(name).totals["params"]
+    assert at.metric[0].help == f"{used:,}"
+    unused = sum(p.numel() for p in model.parameters()) - used
+    captions = [c.value for c in at.caption]
+    assert (unused > 0) == any(f"{unused:,} more parameters" in c for c in captions), captions
+    assert f"torchvision's `{name}`" in at.caption[0].value
+    assert at.text_input(key="input").value == "x".join(
+        map(str, analysis.torchvision_input_size(name)))
+    assert len(at.get("graphviz_chart")) == 1
+    assert "paper" not in at.radio(key="view").options
+    for view in ("table", "charts", "memory"):
+        at.radio(key="view").set_value(view).run()
+        assert not at.exception and not at.error, view
 
 
 def test_a_graph_that_cannot_be_drawn_is_plain_boxes_never_an_error(
