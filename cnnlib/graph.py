@@ -8,7 +8,9 @@ or a user's ``nn.Module``.
 
 Levels of detail (:data:`DETAILS`), from few nodes to every row of the table:
 
-- ``all``: one node per row, named as in the table.
+- ``all``: one node per row, named as in the table. At every other level a weight that a
+  function reads (a ``parameter`` row: ViT's class token, ConvNeXt's layer scale) is no
+  node and no edge: it is drawn inside the node of the layer reading it.
 - ``layers``, the papers' figure: weight layers (``3x3 conv, 128, /2``, ``fc 1000``), pools,
   LRN, merges (``+``, ``concat``) and any other ``nn.Module`` cnnlib has no rule for are nodes;
   batch norm, activations, dropout, reshapes and glue functions (``getitem``, ``pad``) fold into
@@ -223,7 +225,10 @@ class _Net:
         self.profile = profile
         self.rows = profile.rows
         self.kinds = [_DRAWN_AS.get(r.calc.kind, r.calc.kind) for r in self.rows]
-        self.inputs = self._chain_concats()
+        self.all_inputs = self._chain_concats()  # weights included: what "all" draws
+        self.readers = self._weight_readers()
+        # the data flow every other level draws: a weight is no input (see _weight_readers)
+        self.inputs = [[s for s in ins if s not in self.readers] for ins in self.all_inputs]
         self.consumers = Counter(src for ins in self.inputs for src in ins)
         self.shortcuts = {i: s for i, r in enumerate(self.rows)
                           if r.calc.kind == "add" and (s := self._shortcut(i)) is not None}
@@ -232,11 +237,15 @@ class _Net:
         for i in range(len(self.rows)):
             own = i not in self.absorbed and (len(self.inputs[i]) != 1 or self._is_layer(i))
             self.rep.append(i if own else self._rep(self.inputs[i][0]))
+        for i, reader in self.readers.items():  # a weight is drawn in the node reading it
+            self.rep[i] = self.rep[reader]
         # each row's stage, by resolution; filled in row order: a row's key may be its input's
         self.stage_keys: list[tuple[int, ...]] = []
         for i in range(len(self.rows)):
             self.stage_keys.append(self._stage_key(i))
         self.block_names, self.block_of, self.merge_blocks = self._blocks()
+        for i, reader in sorted(self.readers.items()):
+            self.block_of[i] = self.block_of[reader]
         self.block_rows: list[list[int]] = [[] for _ in self.block_names]
         for i, b in enumerate(self.block_of):
             if b is not None:
@@ -269,6 +278,36 @@ class _Net:
                 inputs[i] = [c, *(x for x in r.inputs if x not in set(self.rows[c].inputs))]
             earlier.setdefault(r.inputs[0], []).append(i)
         return inputs
+
+    def _weight_readers(self) -> dict[int, int]:
+        """Weights a function reads -> the first row computing with data that reads them.
+
+        A weight is a ``parameter`` row (F.layer_norm's weight, ViT's class token and position
+        embedding, ConvNeXt's layer scale, Swin's attention projections) or a row computed from
+        weights alone (the class token's ``expand``, Swin's relative-position-bias lookup). They
+        are not data flow: drawn as nodes they crowd the figure with "parameter" boxes and make
+        the layer reading them look like a merge (a LayerNorm2d's layer_norm of x, weight and
+        bias became a block named "block 1"). So every level but "all" draws each weight inside
+        its reader's node, with no edge; "all" keeps one node per row. A weight that no data
+        row reads stays a row like any other."""
+        weights: set[int] = set()
+        for i, (row, ins) in enumerate(zip(self.rows, self.all_inputs, strict=True)):
+            if (row.calc.type == "parameter" and not ins) or (ins and all(
+                    s in weights for s in ins)):
+                weights.add(i)
+        consumers: dict[int, list[int]] = {}
+        for i, ins in enumerate(self.all_inputs):
+            for src in dict.fromkeys(ins):
+                consumers.setdefault(src, []).append(i)
+        readers: dict[int, int] = {}
+        for i in sorted(weights, reverse=True):  # a weight's consumers are decided before it
+            for c in consumers.get(i, []):
+                if c not in weights or c in readers:
+                    readers[i] = readers.get(c, c)
+                    break
+            else:
+                weights.discard(i)
+        return readers
 
     def _grows(self, first: int, then: int) -> bool:
         """Whether concat ``then`` extends ``first`` along the same dimension."""
@@ -323,7 +362,9 @@ class _Net:
         if kind == "pool":
             return not _noop_pool(calc)
         # an nn.Module with no rule (Upsample, ConvTranspose2d) is a layer; a function is glue
-        return kind in ("conv", "fc", "lrn") or (kind == "other" and calc.type[:1].isupper())
+        # unless it computes (Swin's shifted_window_attention, once its weights are no inputs)
+        return kind in ("conv", "fc", "lrn") or (kind == "other" and (
+            calc.type[:1].isupper() or calc.kind == "attention" or calc.macs > 0))
 
     def _stage_key(self, row: int) -> tuple[int, ...]:
         """The resolution a row's stage is known by: its output's for a weight layer or a merge;
@@ -340,7 +381,8 @@ class _Net:
         """Block scopes (in order of appearance), each row's block, and which hold a merge."""
         merges = {r.block for i, r in enumerate(self.rows) if len(self.inputs[i]) >= 2 and r.block}
         merge_blocks = {s for s in merges if not any(p in merges for p in _prefixes(s)[:-1])}
-        scopes = [_prefixes(r.block) for r in self.rows]
+        # a weight's block is its reader's (set by the caller), whatever scope it was read in
+        scopes = [[] if i in self.readers else _prefixes(r.block) for i, r in enumerate(self.rows)]
         stages: dict[str, set[tuple[int, ...]]] = {}
         weights: Counter[str] = Counter()
         has_merge_block: set[str] = set()
@@ -446,7 +488,7 @@ class _Net:
             return "LRN"
         if kind == "merge":
             return _MERGE_SYMBOLS.get(calc.kind, calc.type)
-        if not self.inputs[row]:  # a parameter or constant feeding the graph
+        if not self.all_inputs[row]:  # a parameter or constant feeding the graph
             return f"{calc.type} {format_shape(out[1:])}"
         return _short(calc)
 
@@ -487,7 +529,8 @@ class _Net:
         """Block-level node -> stage node: consecutive nodes at one resolution share one."""
         last: dict[str, int] = {}
         for i, b in enumerate(blocks):
-            last[b] = i
+            if i not in self.readers:  # a weight's node is its reader's, which comes later
+                last[b] = i
         stage_of: dict[str, str] = {}
         key: tuple[int, ...] | None = None
         count = -1
@@ -532,8 +575,12 @@ class _Net:
         """Input, one node per group of rows at ``detail`` (in the rows' order), output."""
         ids = self.node_ids(detail)
         members: dict[str, list[int]] = {}
-        for i, node_id in enumerate(ids):
-            members.setdefault(node_id, []).append(i)
+        # nodes in the order of their data rows: a weight comes before the node reading it
+        weights_last = sorted(range(len(ids)), key=lambda i: detail != "all" and i in self.readers)
+        for i in weights_last:
+            members.setdefault(ids[i], []).append(i)
+        for rows in members.values():
+            rows.sort()
         size = format_shape(self.profile.input_size)
         nodes = [Node("input", f"input {size}", "input",
                       self.folded_note(members.pop("input", [])), "the network's input")]
@@ -544,19 +591,21 @@ class _Net:
         if detail in ("layers", "all"):
             clusters = [self.block_title(b)[0].split("\n")[0] if name in self.merge_blocks
                         else name for b, name in enumerate(self.block_names)]
-        return Graph(self.profile.model, detail, nodes, self._edges(ids), clusters)
+        return Graph(self.profile.model, detail, nodes, self._edges(ids, detail), clusters)
 
-    def _edges(self, ids: list[str]) -> list[Edge]:
-        """One edge per pair of nodes that data flows between, ``ids`` giving each row's node."""
+    def _edges(self, ids: list[str], detail: str) -> list[Edge]:
+        """One edge per pair of nodes that data flows between, ``ids`` giving each row's node;
+        at "all" also from each weight to the row reading it."""
+        inputs = self.all_inputs if detail == "all" else self.inputs
         flows: list[tuple[str, str, int, str]] = []  # (from, to, row carrying the data, shortcut)
         for i, dst in enumerate(ids):
             shortcut = self.shortcuts.get(i)
-            for source in self.inputs[i]:
+            for source in inputs[i]:
                 kind = ""
                 if shortcut is not None and source == shortcut.src and dst == f"n{i}":
                     kind = "projection" if shortcut.reshapes else "identity"
                 flows.append((ids[source] if source >= 0 else "input", dst, source, kind))
-        sinks = [i for i in range(len(ids)) if not self.consumers[i]]
+        sinks = [i for i in range(len(ids)) if not self.consumers[i] and i not in self.readers]
         flows += [(ids[i], "output", i, "") for i in sinks] or [("input", "output", -1, "")]
         arrived = {"input": self.shape_text(-1)}  # node -> the shape of its first input
         for src, dst, row, _ in flows:

@@ -130,6 +130,24 @@ def test_the_blocks_after_resnet_are_named_as_their_papers_name_them() -> None:
     assert any("2 × inverted residual 32-192-32" in label for label in stages.values())
 
 
+@pytest.mark.parametrize("name", ["vit_b_16", "swin_t", "convnext_tiny"])
+def test_weights_are_not_data_flow(name: str) -> None:
+    """A weight a function reads (ViT's class token and position embedding, Swin's attention
+    projections, ConvNeXt's layer scale and LayerNorm2d's weight) is no node at "blocks" or
+    "layers" and no edge there; "all" still draws every row, the weights with their edges.
+    A LayerNorm2d reading x, weight and bias is no merge, so no block is named "block 0"."""
+    p = prof(name)
+    parameters = [i for i, r in enumerate(p.rows) if r.calc.type == "parameter"]
+    assert parameters
+    for detail in ("stages", "blocks", "layers"):
+        labels = [n.label for n in graph.build(p, detail).nodes]
+        assert not any(label.startswith("parameter") for label in labels), detail
+        assert not any(re.match(r"block \d", label) for label in labels), detail
+    everything = graph.build(p, "all")
+    assert len(everything.nodes) == len(p.rows) + 2
+    assert {f"n{i}" for i in parameters} <= {e.src for e in everything.edges}
+
+
 def test_no_label_line_ends_in_a_space() -> None:
     """A parameter with no shape to print (ConvNeXt's layer scale once the analysis reads it,
     issue 11) is "parameter", which the DOT's parser and a reader see alike."""
