@@ -22,7 +22,11 @@ Levels of detail (:data:`DETAILS`), from few nodes to every row of the table:
   subsample + zero-pad, an ``Identity``) fold into the arc, which is dashed where the shortcut
   projects or changes the shape and solid for the identity.
 - ``blocks``: one node per block, e.g. ``basic block, 128, /2``, ``bottleneck 64-256``,
-  ``inception (3a) 256``, ``denseblock (1) 256``; layers outside blocks as in ``layers``.
+  ``inception (3a) 256``, ``denseblock (1) 256``; layers outside blocks as in ``layers``. The
+  blocks after ResNet are named by what they hold, as their papers name them: ``inverted
+  residual 24-144-24``, ``ConvNeXt block 96, 7x7 depthwise, MLP 384``, and a residual around
+  an attention ``transformer block 768, 12-head attention, MLP 3072``; an fc after a
+  space-to-depth is Swin's ``patch merging, 192, /2``.
 - ``stages``: one node per run of layers at one resolution, e.g. ``2 × 3x3 conv, 128`` +
   ``2x2 max pool, /2`` for VGG or ``bottleneck 128-512, /2`` + ``3 × bottleneck 128-512``.
 
@@ -327,7 +331,8 @@ class _Net:
 
     def _shortcut(self, add: int) -> _Shortcut | None:
         """The shortcut of a residual ``+``: the input reaching the other's ancestry in fewest
-        rows, each used by nothing else, while the other side holds more weight layers."""
+        rows, each used by nothing else, while the other side holds more weight layers (or an
+        attention: a transformer's residuals hold one and no conv or fc)."""
         ins = self.inputs[add]
         if len(ins) != 2:
             return None
@@ -340,7 +345,8 @@ class _Net:
             ancestors = self._ancestors(other, min(chain))
             for pos, row in enumerate(chain):
                 if row in ancestors:
-                    main = sum(self.kinds[a] in ("conv", "fc") for a in ancestors if a > row)
+                    main = sum(self.kinds[a] in ("conv", "fc") or self.attends(a)
+                               for a in ancestors if a > row)
                     path = tuple(reversed(chain[:pos]))
                     weights = sum(self.kinds[p] in ("conv", "fc") for p in path)
                     if main > weights:
@@ -355,6 +361,24 @@ class _Net:
             self.rows[p].calc.params or self.shape(p) != self.shape(self.inputs[p][0])
             for p in path)
         return _Shortcut(side, path, bool(reshapes), weights)
+
+    def attends(self, row: int) -> bool:
+        """Whether a row is an attention: ``nn.MultiheadAttention`` or scaled dot-product
+        attention (kind "attention"), or a function cnnlib has no rule for that computes and is
+        named so (Swin's ``shifted_window_attention``, counted by torch's flop counter)."""
+        calc = self.rows[row].calc
+        return calc.kind == "attention" or (
+            calc.kind == "other" and calc.macs > 0 and "attention" in calc.type.lower())
+
+    def attention_text(self, row: int) -> str:
+        """An attention row as the papers name it: "12-head attention" (the heads from
+        formulas' note on nn.MultiheadAttention), or a function's own name, spaced: "shifted
+        window attention"."""
+        calc = self.rows[row].calc
+        if calc.kind != "attention":
+            return calc.type.replace("_", " ")
+        heads = re.match(r"(\d+) heads", calc.note)
+        return f"{heads[1]}-head attention" if heads else "attention"
 
     def _is_layer(self, row: int) -> bool:
         """A single-input row that is a node of its own at "layers"."""
@@ -429,6 +453,9 @@ class _Net:
         if entry is not None and len(out) > 2 and len(self.shape(entry)) == len(out) and out[2]:
             down = max(1, round(self.shape(entry)[2] / out[2]))
         adds = [i for i in rows if i in self.shortcuts]
+        attention = [i for i in rows if self.attends(i) and i not in self.absorbed]
+        if adds and attention:
+            return self.attention_title(rows, attention[0]), ""
         if len(adds) == 1:
             convs = [i for i in rows if self.kinds[i] == "conv" and i not in self.absorbed]
             if len(convs) == 2:
@@ -452,7 +479,27 @@ class _Net:
             return f"{_pretty(self.block_names[b])} {channels}", note
         return "\n".join(_runs([self.label(i) for i in own])), ""
 
+    def attention_title(self, rows: list[int], attention: int) -> str:
+        """A residual block around an attention, named as the transformer papers draw it: with
+        an MLP after it (fcs widening the tokens, then back), "transformer block 768, 12-head
+        attention, MLP 3072" (ViT's encoder block, Swin's block with "shifted window
+        attention"); without one, "attention block 768, ...". The width is the tokens' (the
+        last dimension: ViT's 197x768 tokens, Swin's 56x56x96 channels-last maps)."""
+        width = self.shape(attention)[-1]
+        what = self.attention_text(attention)
+        hidden = [self.shape(i)[-1] for i in rows if i > attention and self.kinds[i] == "fc"
+                  and i not in self.absorbed and self.shape(i)[-1] > width]
+        if hidden:
+            return f"transformer block {width}, {what}, MLP {max(hidden)}"
+        return f"attention block {width}, {what}"
+
     # ------------------------------------------------------------ labels
+
+    def channels(self, row: int) -> int:
+        """A conv's or fc's output channels: dimension 1 of a conv's map, the last of an fc's
+        (ConvNeXt's and Swin's fcs run on channels-last maps)."""
+        out = self.shape(row)
+        return out[-1] if self.kinds[row] == "fc" else out[1] if len(out) > 1 else 0
 
     def groups(self, row: int) -> int:
         """A convolution's groups, from its weight's shape (C_out, C_in/groups, K, K)."""
@@ -475,6 +522,9 @@ class _Net:
             dilation = calc.windows[0].dilation if calc.windows else 1
             return text + (f", d={dilation}" if dilation > 1 else "")
         if kind == "fc":
+            merged = self._merges_patches(row)
+            if merged > 1:
+                return f"patch merging, {out[-1]}, /{merged}"
             return f"fc {out[-1]}" if out else "fc"
         if kind == "pool":
             word = _POOL_WORDS.get(calc.kind, "pool")
@@ -488,16 +538,46 @@ class _Net:
             return "LRN"
         if kind == "merge":
             return _MERGE_SYMBOLS.get(calc.kind, calc.type)
+        if self.attends(row):
+            return self.attention_text(row)
         if not self.all_inputs[row]:  # a parameter or constant feeding the graph
             return f"{calc.type} {format_shape(out[1:])}"
         return _short(calc)
 
+    def _merges_patches(self, row: int) -> int:
+        """The factor ``f`` where the fc ``row`` reads, through the glue folded before it, a
+        space-to-depth of its map (each f x f patch's features side by side: two dimensions
+        / f, one x f², nothing computed), as Swin's patch merging does before its reduction
+        fc (56x56x96 -> 28x28x384 -> fc 192); 1 for any other fc."""
+        src = self.inputs[row][0] if len(self.inputs[row]) == 1 else -1
+        while src >= 0 and self.rep[src] != src and len(self.inputs[src]) == 1:
+            before, after = self.shape(self.inputs[src][0]), self.shape(src)
+            if len(before) == len(after) and before != after:
+                down = {b // a for a, b in zip(after, before, strict=True) if b > a and b % a == 0}
+                grown = [a // b for a, b in zip(after, before, strict=True) if a > b]
+                shrunk = sum(b > a for a, b in zip(after, before, strict=True))
+                if (len(down) == 1 and shrunk == 2 and grown == [next(iter(down)) ** 2]
+                        and not self.rows[src].calc.macs):
+                    return next(iter(down))
+                return 1
+            src = self.inputs[src][0]
+        return 1
+
     def folded_note(self, rows: list[int]) -> str:
         """What computes inside a node besides its layer: "BN, ReLU" (reshapes left out)."""
-        names = (_short(self.rows[i].calc) for i in rows
+        names = (self._short(i) for i in rows
                  if self.kinds[i] in ("norm", "activation")
                  and self.rows[i].calc.kind != "identity")
         return ", ".join(dict.fromkeys(names))
+
+    def _short(self, row: int) -> str:
+        """:func:`_short`, with a norm function named as its module: ConvNeXt's LayerNorm2d
+        calls F.layer_norm, a row of type "norm", drawn "LayerNorm"."""
+        calc = self.rows[row].calc
+        if calc.type == "norm":
+            function = self.rows[row].name.rpartition(".")[2].split("#")[0]
+            return _class_names().get(function.replace("_", ""), calc.type)
+        return _short(calc)
 
     def tooltip(self, row: int) -> str:
         r = self.rows[row]
@@ -649,6 +729,15 @@ class _Net:
                 else f"depthwise bottleneck {inner}-{out[1]}{se}"
         if len(core) == 2 and depthwise(core[0]) and pointwise(core[1]):
             return f"depthwise separable {out[1]}{se}"
+        # ConvNeXt's block: a large depthwise conv, then an MLP on each position's channels
+        # (fcs on a channels-last map, or 1x1 convs) widening and back
+        mlp = [i for i in rows if i not in self.absorbed and (
+            self.kinds[i] == "fc" or (i in core and pointwise(i)))]
+        if ([i for i in core if i not in mlp] == core[:1] and core and depthwise(core[0])
+                and len(mlp) == 2 and core[0] < mlp[0]
+                and self.channels(mlp[0]) > out[1] == self.channels(mlp[1])):
+            kernel = formulas.kernel_text(self.rows[core[0]].calc)
+            return f"ConvNeXt block {out[1]}, {kernel} depthwise, MLP {self.channels(mlp[0])}{se}"
         if len(core) == 3 and squeeze and pointwise(core[0]) and pointwise(core[2]):
             groups = self.groups(core[1])
             return (f"bottleneck {self.shape(core[1])[1]}-{out[1]}"
