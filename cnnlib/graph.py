@@ -476,6 +476,13 @@ class _Net:
             counts = Counter(self.kinds[i] for i in own)
             note = ", ".join(f"{counts[k]} {'LRN' if k == 'lrn' else k}"
                              for k in ("conv", "pool", "fc", "lrn") if counts[k])
+            weighted = [i for i in own if self.kinds[i] in ("conv", "fc")]
+            if (weighted and any(self.rows[i].calc.kind == "mul" for i in own)
+                    and all(all(d == 1 for d in self.shape(i)[2:]) for i in weighted)):
+                # squeeze-and-excitation: weights on a pooled 1x1 map, multiplied back in (an
+                # SE module outside a residual, as in MobileNetV3's and EfficientNet's strided
+                # blocks, is its own block; its scope's name is a bare index, "block 2")
+                return f"SE block {channels}", note
             return f"{_pretty(self.block_names[b])} {channels}", note
         return "\n".join(_runs([self.label(i) for i in own])), ""
 

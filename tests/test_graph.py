@@ -123,6 +123,11 @@ def test_the_blocks_after_resnet_are_named_as_their_papers_name_them() -> None:
     assert blocks["efficientnet_b0"].count("inverted residual 192-1152-192, SE") == 3
     assert "bottleneck 48-48, g=6, SE, /2" in blocks["regnet_y_400mf"]
     assert blocks["resnext50_32x4d"].count("bottleneck 128-256, g=32") == 3
+    # an SE outside a residual (the blocks that change the width: Table 1 of each paper) is
+    # "SE block", not its scope's bare index ("block 2 72")
+    assert sum(label.startswith("SE block") for label in blocks["efficientnet_b0"]) == 7
+    assert blocks["mobilenet_v3_large"].count("SE block 72") == 1
+    assert not any(re.match(r"block \d", label) for labels in blocks.values() for label in labels)
     layers, _ = drawn("mobilenet_v2", "layers")
     assert "3x3 depthwise conv, 96, /2" in layers.values()
     assert not any("g=96" in label for label in layers.values())
