@@ -8,7 +8,9 @@ or a user's ``nn.Module``.
 
 Levels of detail (:data:`DETAILS`), from few nodes to every row of the table:
 
-- ``all``: one node per row, named as in the table.
+- ``all``: one node per row, named as in the table. At every other level a weight that a
+  function reads (a ``parameter`` row: ViT's class token, ConvNeXt's layer scale) is no
+  node and no edge: it is drawn inside the node of the layer reading it.
 - ``layers``, the papers' figure: weight layers (``3x3 conv, 128, /2``, ``fc 1000``), pools,
   LRN, merges (``+``, ``concat``) and any other ``nn.Module`` cnnlib has no rule for are nodes;
   batch norm, activations, dropout, reshapes and glue functions (``getitem``, ``pad``) fold into
@@ -20,7 +22,11 @@ Levels of detail (:data:`DETAILS`), from few nodes to every row of the table:
   subsample + zero-pad, an ``Identity``) fold into the arc, which is dashed where the shortcut
   projects or changes the shape and solid for the identity.
 - ``blocks``: one node per block, e.g. ``basic block, 128, /2``, ``bottleneck 64-256``,
-  ``inception (3a) 256``, ``denseblock (1) 256``; layers outside blocks as in ``layers``.
+  ``inception (3a) 256``, ``denseblock (1) 256``; layers outside blocks as in ``layers``. The
+  blocks after ResNet are named by what they hold, as their papers name them: ``inverted
+  residual 24-144-24``, ``ConvNeXt block 96, 7x7 depthwise, MLP 384``, and a residual around
+  an attention ``transformer block 768, 12-head attention, MLP 3072``; an fc after a
+  space-to-depth is Swin's ``patch merging, 192, /2``.
 - ``stages``: one node per run of layers at one resolution, e.g. ``2 × 3x3 conv, 128`` +
   ``2x2 max pool, /2`` for VGG or ``bottleneck 128-512, /2`` + ``3 × bottleneck 128-512``.
 
@@ -223,7 +229,10 @@ class _Net:
         self.profile = profile
         self.rows = profile.rows
         self.kinds = [_DRAWN_AS.get(r.calc.kind, r.calc.kind) for r in self.rows]
-        self.inputs = self._chain_concats()
+        self.all_inputs = self._chain_concats()  # weights included: what "all" draws
+        self.readers = self._weight_readers()
+        # the data flow every other level draws: a weight is no input (see _weight_readers)
+        self.inputs = [[s for s in ins if s not in self.readers] for ins in self.all_inputs]
         self.consumers = Counter(src for ins in self.inputs for src in ins)
         self.shortcuts = {i: s for i, r in enumerate(self.rows)
                           if r.calc.kind == "add" and (s := self._shortcut(i)) is not None}
@@ -232,11 +241,15 @@ class _Net:
         for i in range(len(self.rows)):
             own = i not in self.absorbed and (len(self.inputs[i]) != 1 or self._is_layer(i))
             self.rep.append(i if own else self._rep(self.inputs[i][0]))
+        for i, reader in self.readers.items():  # a weight is drawn in the node reading it
+            self.rep[i] = self.rep[reader]
         # each row's stage, by resolution; filled in row order: a row's key may be its input's
         self.stage_keys: list[tuple[int, ...]] = []
         for i in range(len(self.rows)):
             self.stage_keys.append(self._stage_key(i))
         self.block_names, self.block_of, self.merge_blocks = self._blocks()
+        for i, reader in sorted(self.readers.items()):
+            self.block_of[i] = self.block_of[reader]
         self.block_rows: list[list[int]] = [[] for _ in self.block_names]
         for i, b in enumerate(self.block_of):
             if b is not None:
@@ -270,6 +283,36 @@ class _Net:
             earlier.setdefault(r.inputs[0], []).append(i)
         return inputs
 
+    def _weight_readers(self) -> dict[int, int]:
+        """Weights a function reads -> the first row computing with data that reads them.
+
+        A weight is a ``parameter`` row (F.layer_norm's weight, ViT's class token and position
+        embedding, ConvNeXt's layer scale, Swin's attention projections) or a row computed from
+        weights alone (the class token's ``expand``, Swin's relative-position-bias lookup). They
+        are not data flow: drawn as nodes they crowd the figure with "parameter" boxes and make
+        the layer reading them look like a merge (a LayerNorm2d's layer_norm of x, weight and
+        bias became a block named "block 1"). So every level but "all" draws each weight inside
+        its reader's node, with no edge; "all" keeps one node per row. A weight that no data
+        row reads stays a row like any other."""
+        weights: set[int] = set()
+        for i, (row, ins) in enumerate(zip(self.rows, self.all_inputs, strict=True)):
+            if (row.calc.type == "parameter" and not ins) or (ins and all(
+                    s in weights for s in ins)):
+                weights.add(i)
+        consumers: dict[int, list[int]] = {}
+        for i, ins in enumerate(self.all_inputs):
+            for src in dict.fromkeys(ins):
+                consumers.setdefault(src, []).append(i)
+        readers: dict[int, int] = {}
+        for i in sorted(weights, reverse=True):  # a weight's consumers are decided before it
+            for c in consumers.get(i, []):
+                if c not in weights or c in readers:
+                    readers[i] = readers.get(c, c)
+                    break
+            else:
+                weights.discard(i)
+        return readers
+
     def _grows(self, first: int, then: int) -> bool:
         """Whether concat ``then`` extends ``first`` along the same dimension."""
         a, b = self.shape(first), self.shape(then)
@@ -288,7 +331,8 @@ class _Net:
 
     def _shortcut(self, add: int) -> _Shortcut | None:
         """The shortcut of a residual ``+``: the input reaching the other's ancestry in fewest
-        rows, each used by nothing else, while the other side holds more weight layers."""
+        rows, each used by nothing else, while the other side holds more weight layers (or an
+        attention: a transformer's residuals hold one and no conv or fc)."""
         ins = self.inputs[add]
         if len(ins) != 2:
             return None
@@ -301,7 +345,8 @@ class _Net:
             ancestors = self._ancestors(other, min(chain))
             for pos, row in enumerate(chain):
                 if row in ancestors:
-                    main = sum(self.kinds[a] in ("conv", "fc") for a in ancestors if a > row)
+                    main = sum(self.kinds[a] in ("conv", "fc") or self.attends(a)
+                               for a in ancestors if a > row)
                     path = tuple(reversed(chain[:pos]))
                     weights = sum(self.kinds[p] in ("conv", "fc") for p in path)
                     if main > weights:
@@ -317,13 +362,33 @@ class _Net:
             for p in path)
         return _Shortcut(side, path, bool(reshapes), weights)
 
+    def attends(self, row: int) -> bool:
+        """Whether a row is an attention: ``nn.MultiheadAttention`` or scaled dot-product
+        attention (kind "attention"), or a function cnnlib has no rule for that computes and is
+        named so (Swin's ``shifted_window_attention``, counted by torch's flop counter)."""
+        calc = self.rows[row].calc
+        return calc.kind == "attention" or (
+            calc.kind == "other" and calc.macs > 0 and "attention" in calc.type.lower())
+
+    def attention_text(self, row: int) -> str:
+        """An attention row as the papers name it: "12-head attention" (the heads from
+        formulas' note on nn.MultiheadAttention), or a function's own name, spaced: "shifted
+        window attention"."""
+        calc = self.rows[row].calc
+        if calc.kind != "attention":
+            return calc.type.replace("_", " ")
+        heads = re.match(r"(\d+) heads", calc.note)
+        return f"{heads[1]}-head attention" if heads else "attention"
+
     def _is_layer(self, row: int) -> bool:
         """A single-input row that is a node of its own at "layers"."""
         kind, calc = self.kinds[row], self.rows[row].calc
         if kind == "pool":
             return not _noop_pool(calc)
         # an nn.Module with no rule (Upsample, ConvTranspose2d) is a layer; a function is glue
-        return kind in ("conv", "fc", "lrn") or (kind == "other" and calc.type[:1].isupper())
+        # unless it computes (Swin's shifted_window_attention, once its weights are no inputs)
+        return kind in ("conv", "fc", "lrn") or (kind == "other" and (
+            calc.type[:1].isupper() or calc.kind == "attention" or calc.macs > 0))
 
     def _stage_key(self, row: int) -> tuple[int, ...]:
         """The resolution a row's stage is known by: its output's for a weight layer or a merge;
@@ -340,7 +405,8 @@ class _Net:
         """Block scopes (in order of appearance), each row's block, and which hold a merge."""
         merges = {r.block for i, r in enumerate(self.rows) if len(self.inputs[i]) >= 2 and r.block}
         merge_blocks = {s for s in merges if not any(p in merges for p in _prefixes(s)[:-1])}
-        scopes = [_prefixes(r.block) for r in self.rows]
+        # a weight's block is its reader's (set by the caller), whatever scope it was read in
+        scopes = [[] if i in self.readers else _prefixes(r.block) for i, r in enumerate(self.rows)]
         stages: dict[str, set[tuple[int, ...]]] = {}
         weights: Counter[str] = Counter()
         has_merge_block: set[str] = set()
@@ -387,6 +453,9 @@ class _Net:
         if entry is not None and len(out) > 2 and len(self.shape(entry)) == len(out) and out[2]:
             down = max(1, round(self.shape(entry)[2] / out[2]))
         adds = [i for i in rows if i in self.shortcuts]
+        attention = [i for i in rows if self.attends(i) and i not in self.absorbed]
+        if adds and attention:
+            return self.attention_title(rows, attention[0]), ""
         if len(adds) == 1:
             convs = [i for i in rows if self.kinds[i] == "conv" and i not in self.absorbed]
             if len(convs) == 2:
@@ -407,10 +476,37 @@ class _Net:
             counts = Counter(self.kinds[i] for i in own)
             note = ", ".join(f"{counts[k]} {'LRN' if k == 'lrn' else k}"
                              for k in ("conv", "pool", "fc", "lrn") if counts[k])
+            weighted = [i for i in own if self.kinds[i] in ("conv", "fc")]
+            if (weighted and any(self.rows[i].calc.kind == "mul" for i in own)
+                    and all(all(d == 1 for d in self.shape(i)[2:]) for i in weighted)):
+                # squeeze-and-excitation: weights on a pooled 1x1 map, multiplied back in (an
+                # SE module outside a residual, as in MobileNetV3's and EfficientNet's strided
+                # blocks, is its own block; its scope's name is a bare index, "block 2")
+                return f"SE block {channels}", note
             return f"{_pretty(self.block_names[b])} {channels}", note
         return "\n".join(_runs([self.label(i) for i in own])), ""
 
+    def attention_title(self, rows: list[int], attention: int) -> str:
+        """A residual block around an attention, named as the transformer papers draw it: with
+        an MLP after it (fcs widening the tokens, then back), "transformer block 768, 12-head
+        attention, MLP 3072" (ViT's encoder block, Swin's block with "shifted window
+        attention"); without one, "attention block 768, ...". The width is the tokens' (the
+        last dimension: ViT's 197x768 tokens, Swin's 56x56x96 channels-last maps)."""
+        width = self.shape(attention)[-1]
+        what = self.attention_text(attention)
+        hidden = [self.shape(i)[-1] for i in rows if i > attention and self.kinds[i] == "fc"
+                  and i not in self.absorbed and self.shape(i)[-1] > width]
+        if hidden:
+            return f"transformer block {width}, {what}, MLP {max(hidden)}"
+        return f"attention block {width}, {what}"
+
     # ------------------------------------------------------------ labels
+
+    def channels(self, row: int) -> int:
+        """A conv's or fc's output channels: dimension 1 of a conv's map, the last of an fc's
+        (ConvNeXt's and Swin's fcs run on channels-last maps)."""
+        out = self.shape(row)
+        return out[-1] if self.kinds[row] == "fc" else out[1] if len(out) > 1 else 0
 
     def groups(self, row: int) -> int:
         """A convolution's groups, from its weight's shape (C_out, C_in/groups, K, K)."""
@@ -433,6 +529,9 @@ class _Net:
             dilation = calc.windows[0].dilation if calc.windows else 1
             return text + (f", d={dilation}" if dilation > 1 else "")
         if kind == "fc":
+            merged = self._merges_patches(row)
+            if merged > 1:
+                return f"patch merging, {out[-1]}, /{merged}"
             return f"fc {out[-1]}" if out else "fc"
         if kind == "pool":
             word = _POOL_WORDS.get(calc.kind, "pool")
@@ -446,16 +545,46 @@ class _Net:
             return "LRN"
         if kind == "merge":
             return _MERGE_SYMBOLS.get(calc.kind, calc.type)
-        if not self.inputs[row]:  # a parameter or constant feeding the graph
+        if self.attends(row):
+            return self.attention_text(row)
+        if not self.all_inputs[row]:  # a parameter or constant feeding the graph
             return f"{calc.type} {format_shape(out[1:])}"
         return _short(calc)
 
+    def _merges_patches(self, row: int) -> int:
+        """The factor ``f`` where the fc ``row`` reads, through the glue folded before it, a
+        space-to-depth of its map (each f x f patch's features side by side: two dimensions
+        / f, one x f², nothing computed), as Swin's patch merging does before its reduction
+        fc (56x56x96 -> 28x28x384 -> fc 192); 1 for any other fc."""
+        src = self.inputs[row][0] if len(self.inputs[row]) == 1 else -1
+        while src >= 0 and self.rep[src] != src and len(self.inputs[src]) == 1:
+            before, after = self.shape(self.inputs[src][0]), self.shape(src)
+            if len(before) == len(after) and before != after:
+                down = {b // a for a, b in zip(after, before, strict=True) if b > a and b % a == 0}
+                grown = [a // b for a, b in zip(after, before, strict=True) if a > b]
+                shrunk = sum(b > a for a, b in zip(after, before, strict=True))
+                if (len(down) == 1 and shrunk == 2 and grown == [next(iter(down)) ** 2]
+                        and not self.rows[src].calc.macs):
+                    return next(iter(down))
+                return 1
+            src = self.inputs[src][0]
+        return 1
+
     def folded_note(self, rows: list[int]) -> str:
         """What computes inside a node besides its layer: "BN, ReLU" (reshapes left out)."""
-        names = (_short(self.rows[i].calc) for i in rows
+        names = (self._short(i) for i in rows
                  if self.kinds[i] in ("norm", "activation")
                  and self.rows[i].calc.kind != "identity")
         return ", ".join(dict.fromkeys(names))
+
+    def _short(self, row: int) -> str:
+        """:func:`_short`, with a norm function named as its module: ConvNeXt's LayerNorm2d
+        calls F.layer_norm, a row of type "norm", drawn "LayerNorm"."""
+        calc = self.rows[row].calc
+        if calc.type == "norm":
+            function = self.rows[row].name.rpartition(".")[2].split("#")[0]
+            return _class_names().get(function.replace("_", ""), calc.type)
+        return _short(calc)
 
     def tooltip(self, row: int) -> str:
         r = self.rows[row]
@@ -487,7 +616,8 @@ class _Net:
         """Block-level node -> stage node: consecutive nodes at one resolution share one."""
         last: dict[str, int] = {}
         for i, b in enumerate(blocks):
-            last[b] = i
+            if i not in self.readers:  # a weight's node is its reader's, which comes later
+                last[b] = i
         stage_of: dict[str, str] = {}
         key: tuple[int, ...] | None = None
         count = -1
@@ -532,8 +662,12 @@ class _Net:
         """Input, one node per group of rows at ``detail`` (in the rows' order), output."""
         ids = self.node_ids(detail)
         members: dict[str, list[int]] = {}
-        for i, node_id in enumerate(ids):
-            members.setdefault(node_id, []).append(i)
+        # nodes in the order of their data rows: a weight comes before the node reading it
+        weights_last = sorted(range(len(ids)), key=lambda i: detail != "all" and i in self.readers)
+        for i in weights_last:
+            members.setdefault(ids[i], []).append(i)
+        for rows in members.values():
+            rows.sort()
         size = format_shape(self.profile.input_size)
         nodes = [Node("input", f"input {size}", "input",
                       self.folded_note(members.pop("input", [])), "the network's input")]
@@ -544,19 +678,21 @@ class _Net:
         if detail in ("layers", "all"):
             clusters = [self.block_title(b)[0].split("\n")[0] if name in self.merge_blocks
                         else name for b, name in enumerate(self.block_names)]
-        return Graph(self.profile.model, detail, nodes, self._edges(ids), clusters)
+        return Graph(self.profile.model, detail, nodes, self._edges(ids, detail), clusters)
 
-    def _edges(self, ids: list[str]) -> list[Edge]:
-        """One edge per pair of nodes that data flows between, ``ids`` giving each row's node."""
+    def _edges(self, ids: list[str], detail: str) -> list[Edge]:
+        """One edge per pair of nodes that data flows between, ``ids`` giving each row's node;
+        at "all" also from each weight to the row reading it."""
+        inputs = self.all_inputs if detail == "all" else self.inputs
         flows: list[tuple[str, str, int, str]] = []  # (from, to, row carrying the data, shortcut)
         for i, dst in enumerate(ids):
             shortcut = self.shortcuts.get(i)
-            for source in self.inputs[i]:
+            for source in inputs[i]:
                 kind = ""
                 if shortcut is not None and source == shortcut.src and dst == f"n{i}":
                     kind = "projection" if shortcut.reshapes else "identity"
                 flows.append((ids[source] if source >= 0 else "input", dst, source, kind))
-        sinks = [i for i in range(len(ids)) if not self.consumers[i]]
+        sinks = [i for i in range(len(ids)) if not self.consumers[i] and i not in self.readers]
         flows += [(ids[i], "output", i, "") for i in sinks] or [("input", "output", -1, "")]
         arrived = {"input": self.shape_text(-1)}  # node -> the shape of its first input
         for src, dst, row, _ in flows:
@@ -600,6 +736,15 @@ class _Net:
                 else f"depthwise bottleneck {inner}-{out[1]}{se}"
         if len(core) == 2 and depthwise(core[0]) and pointwise(core[1]):
             return f"depthwise separable {out[1]}{se}"
+        # ConvNeXt's block: a large depthwise conv, then an MLP on each position's channels
+        # (fcs on a channels-last map, or 1x1 convs) widening and back
+        mlp = [i for i in rows if i not in self.absorbed and (
+            self.kinds[i] == "fc" or (i in core and pointwise(i)))]
+        if ([i for i in core if i not in mlp] == core[:1] and core and depthwise(core[0])
+                and len(mlp) == 2 and core[0] < mlp[0]
+                and self.channels(mlp[0]) > out[1] == self.channels(mlp[1])):
+            kernel = formulas.kernel_text(self.rows[core[0]].calc)
+            return f"ConvNeXt block {out[1]}, {kernel} depthwise, MLP {self.channels(mlp[0])}{se}"
         if len(core) == 3 and squeeze and pointwise(core[0]) and pointwise(core[2]):
             groups = self.groups(core[1])
             return (f"bottleneck {self.shape(core[1])[1]}-{out[1]}"

@@ -123,11 +123,64 @@ def test_the_blocks_after_resnet_are_named_as_their_papers_name_them() -> None:
     assert blocks["efficientnet_b0"].count("inverted residual 192-1152-192, SE") == 3
     assert "bottleneck 48-48, g=6, SE, /2" in blocks["regnet_y_400mf"]
     assert blocks["resnext50_32x4d"].count("bottleneck 128-256, g=32") == 3
+    # an SE outside a residual (the blocks that change the width: Table 1 of each paper) is
+    # "SE block", not its scope's bare index ("block 2 72")
+    assert sum(label.startswith("SE block") for label in blocks["efficientnet_b0"]) == 7
+    assert blocks["mobilenet_v3_large"].count("SE block 72") == 1
+    assert not any(re.match(r"block \d", label) for labels in blocks.values() for label in labels)
     layers, _ = drawn("mobilenet_v2", "layers")
     assert "3x3 depthwise conv, 96, /2" in layers.values()
     assert not any("g=96" in label for label in layers.values())
     stages, _ = drawn("mobilenet_v2", "stages")
     assert any("2 × inverted residual 32-192-32" in label for label in stages.values())
+
+
+def test_the_transformer_era_blocks_are_named_as_their_papers_name_them() -> None:
+    """ViT-B/16 is 12 encoder blocks of 12-head attention and an MLP of 3072 on 768-wide
+    tokens; Swin-T's stages hold 2, 2, 6, 2 blocks of shifted window attention with an MLP 4x
+    wide, joined by patch merging (56x56x96 -> 28x28x384 -> fc 192); ConvNeXt-T's stages
+    hold 3, 3, 9, 3 blocks of a 7x7 depthwise conv and an MLP 4x wide (the papers' Figure 1s
+    and Tables 1). Each attention and MLP sits in a residual, drawn as an arc."""
+    vit = [n.label for n in graph.build(prof("vit_b_16"), "blocks").nodes]
+    assert vit.count("transformer block 768, 12-head attention, MLP 3072") == 12
+    assert "12 × transformer block 768, 12-head attention, MLP 3072" in drawn(
+        "vit_b_16", "stages")[0].values()
+    layers, edges = drawn("vit_b_16", "layers")
+    assert list(layers.values()).count("12-head attention") == 12
+    assert len([e for e in edges if "shortcut" in e[2]]) == 24 == len(plus_nodes(layers))
+
+    swin = [n.label for n in graph.build(prof("swin_t"), "blocks").nodes]
+    for width, blocks in ((96, 2), (192, 2), (384, 6), (768, 2)):
+        title = f"transformer block {width}, shifted window attention, MLP {4 * width}"
+        assert swin.count(title) == blocks
+    assert [label for label in swin if label.startswith("patch merging")] == [
+        "patch merging, 192, /2", "patch merging, 384, /2", "patch merging, 768, /2"]
+    assert not any(label.startswith("residual block") for label in swin)
+
+    convnext = [n.label for n in graph.build(prof("convnext_tiny"), "blocks").nodes]
+    for width, blocks in ((96, 3), (192, 3), (384, 9), (768, 3)):
+        assert convnext.count(f"ConvNeXt block {width}, 7x7 depthwise, MLP {4 * width}") == blocks
+    stages = list(drawn("convnext_tiny", "stages")[0].values())
+    assert "2x2 conv, 384, /2\n9 × ConvNeXt block 384, 7x7 depthwise, MLP 1536" in stages
+    assert graph.build(prof("convnext_tiny"), "layers").nodes[1].note == "LayerNorm"
+
+
+@pytest.mark.parametrize("name", ["vit_b_16", "swin_t", "convnext_tiny"])
+def test_weights_are_not_data_flow(name: str) -> None:
+    """A weight a function reads (ViT's class token and position embedding, Swin's attention
+    projections, ConvNeXt's layer scale and LayerNorm2d's weight) is no node at "blocks" or
+    "layers" and no edge there; "all" still draws every row, the weights with their edges.
+    A LayerNorm2d reading x, weight and bias is no merge, so no block is named "block 0"."""
+    p = prof(name)
+    parameters = [i for i, r in enumerate(p.rows) if r.calc.type == "parameter"]
+    assert parameters
+    for detail in ("stages", "blocks", "layers"):
+        labels = [n.label for n in graph.build(p, detail).nodes]
+        assert not any(label.startswith("parameter") for label in labels), detail
+        assert not any(re.match(r"block \d", label) for label in labels), detail
+    everything = graph.build(p, "all")
+    assert len(everything.nodes) == len(p.rows) + 2
+    assert {f"n{i}" for i in parameters} <= {e.src for e in everything.edges}
 
 
 def test_no_label_line_ends_in_a_space() -> None:
