@@ -7,7 +7,6 @@ urllib's own exceptions raised by a patched ``urlopen``.
 
 from __future__ import annotations
 
-import contextlib
 import email.message
 import hashlib
 import io
@@ -390,9 +389,7 @@ def test_torchvisions_pretrained_layout_fits_the_zoo_model(name):
     fit, aux classifiers included) has the zoo model's tensors, names and shapes."""
     tv_name = get(name).torchvision
     extra = {"aux_logits": True, "init_weights": False} if tv_name == "googlenet" else {}
-    # torchvision's RegNet builder computes its widths with .tolist(), which a meta build
-    # cannot: theirs is built for real (4M parameters); the zoo's builder works around it
-    with contextlib.nullcontext() if tv_name.startswith("regnet") else MetaBuild():
+    with MetaBuild():
         theirs = torchvision.models.get_model(tv_name, **extra).state_dict()
     with MetaBuild():
         ours = build(name).state_dict()

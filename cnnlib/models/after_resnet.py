@@ -8,10 +8,8 @@ the Compare page can take their published accuracies from torchvision's weights 
 
 from __future__ import annotations
 
-import torch
 import torchvision
 from torch import nn
-from torchvision.models import regnet
 
 
 def _torchvision(name: str, num_classes: int) -> nn.Module:
@@ -39,18 +37,10 @@ def efficientnet_b0(num_classes: int = 1000) -> nn.Module:
 
 
 def regnet_y_400mf(num_classes: int = 1000) -> nn.Module:
-    """RegNetY-400MF (Radosavovic et al. 2020): torchvision's ``regnet_y_400mf``.
-
-    torchvision's builder computes the stage widths with torch tensors and ``.tolist()``,
-    which fails on the meta device that analyses build on. So the widths are computed here
-    on the CPU, with the builder's own settings and function, outside any device mode, and
-    the net is made by the builder's own ``_regnet``: the same net (the tests hold its
-    parameters and state-dict layout to torchvision's).
-    """
-    with torch._C.DisableTorchFunction():  # the widths, as numbers, not meta tensors
-        params = regnet.BlockParams.from_init_params(depth=16, w_0=48, w_a=27.89, w_m=2.09,
-                                                     group_width=8, se_ratio=0.25)
-    return regnet._regnet(params, None, False, num_classes=num_classes)
+    """RegNetY-400MF (Radosavovic et al. 2020): torchvision's ``regnet_y_400mf``. Its builder
+    computes the stage widths with ``torch.arange(...).tolist()``; the meta build keeps such
+    value constructors real (cnnlib.meta), so it builds there as it is."""
+    return _torchvision("regnet_y_400mf", num_classes)
 
 
 def vit_b_16(num_classes: int = 1000) -> nn.Module:

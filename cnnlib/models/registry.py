@@ -215,9 +215,7 @@ _MODELS += [
        "RegNetY-400MF: four stages of grouped-conv bottleneck blocks whose widths follow a "
        "quantised linear rule found by searching design spaces, with squeeze-and-excitation "
        "(the Y); 4.3M params.",
-       "torchvision's definition: its builder's own settings and functions, with the stage "
-       "widths computed on the CPU so that it also builds on the meta device (no weights).",
-       "after_resnet:regnet_y_400mf", torchvision="regnet_y_400mf"),
+       _TORCHVISION, "after_resnet:regnet_y_400mf", torchvision="regnet_y_400mf"),
     _m("vit_b_16", AFTER_RESNET, 2020, "vit", _IMAGENET,
        "ViT-B/16: one 16x16 stride-16 conv cuts the image into 196 patch tokens, then 12 "
        "transformer encoder layers of 12-head self-attention, no other convolution; 86.6M "
