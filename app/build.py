@@ -13,7 +13,7 @@ import streamlit as st
 
 from app import network, warm
 from app.style import is_classroom
-from app.widgets import plain, query_select
+from app.widgets import plain, query_select, zoo_label
 from cnnlib import compare, design_rules, spec
 from cnnlib.analysis import Profile, format_shape
 from cnnlib.errors import CnnlibError, SpecError
@@ -53,7 +53,7 @@ def hints_view(text: str, profile: Profile) -> None:
 
 def diff_view(profile: Profile) -> None:
     other = query_select("Compare with", registry.names(), "vs", default="vgg16",
-                         format_func=lambda n: f"{registry.get(n).family} · {n}")
+                         format_func=zoo_label)
     try:
         theirs = network.zoo_profile(other)
     except CnnlibError as exc:  # a later net the analysis cannot take yet: say so, no trace

@@ -10,7 +10,7 @@ import streamlit as st
 import cnnlib
 from app import charts, warm
 from app.style import font_size, house, show_shared
-from app.widgets import plain, query_multi, query_select, query_toggle
+from app.widgets import plain, query_multi, query_select, query_toggle, zoo_label
 from cnnlib import compare
 from cnnlib.errors import CnnlibError
 from cnnlib.models import registry
@@ -60,15 +60,9 @@ def analysable(names: list[str]) -> list[str]:
     return ok
 
 
-def label(name: str) -> str:
-    """A network as the pickers show it, grouped by family (the catalogue's order)."""
-    info = registry.get(name)
-    return f"{info.family} · {name} ({info.year})"
-
-
 warm.start()  # the rest of the zoo, in the background, once per server
 st.title("Compare networks")
-names = query_multi("Networks", registry.names(), "models", CLASSICS, format_func=label)
+names = query_multi("Networks", registry.names(), "models", CLASSICS, format_func=zoo_label)
 view = query_select("View", ["table", "accuracy", "history", "notes"], "view", radio=True,
                     horizontal=True, label_visibility="collapsed",
                     format_func={"table": "Side by side", "accuracy": "Accuracy vs cost",

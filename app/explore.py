@@ -12,7 +12,7 @@ import streamlit as st
 
 import cnnlib
 from app import network, warm
-from app.widgets import plain, query_select, query_text
+from app.widgets import plain, query_select, query_text, zoo_label
 from cnnlib import analysis, compare, paper_check
 from cnnlib.analysis import format_shape
 from cnnlib.errors import CnnlibError
@@ -59,8 +59,7 @@ def _torchvision_only() -> pd.DataFrame:
 def _label(choice: str) -> str:
     if choice.startswith(TORCHVISION):
         return f"torchvision · {choice.removeprefix(TORCHVISION)}"
-    info = registry.get(choice)
-    return f"{info.family} · {choice} ({info.year})"
+    return zoo_label(choice)
 
 
 def _torchvision_caption(name: str, meta: pd.Series) -> str:

@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
+from cnnlib.models import registry
+
 T = TypeVar("T")
 
 
@@ -189,3 +191,10 @@ def query_multi(label: str, options: Sequence[str], key: str, default: Sequence[
     value = st.multiselect(label, options, key=key, on_change=sync, **kwargs)
     st.query_params[key] = ",".join(value)
     return value
+
+
+def zoo_label(name: str) -> str:
+    """A zoo network as every picker shows it: "VGG · vgg16 (2014)", so that a family's
+    members read as one group in the catalogue's order."""
+    info = registry.get(name)
+    return f"{info.family} · {name} ({info.year})"
