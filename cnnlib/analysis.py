@@ -323,6 +323,10 @@ class _Val:
     producer: int  # row index that produced it, -1 for the input, _CONSTANT for neither
     start: tuple[float, ...] = ()  # input coordinate of output (0, 0)'s receptive-field centre
     dtype: torch.dtype = torch.float32  # integer and bool tensors index, mask, count
+    # Which dims of ``shape`` are the image's spatial grid (see :func:`_layout`): (2, 3) for
+    # NCHW maps, (1, 2) channels-last, one token dim after flattening the grid, () once lost.
+    grid: tuple[int, ...] = ()
+    tokens: tuple[int, ...] = ()  # the grid a single token dim was flattened from (14, 14)
 
 
 @dataclass(slots=True)
@@ -337,13 +341,105 @@ class Row:
     rf_in: tuple[int, ...]
     jump_in: tuple[int, ...]
     block: str
-    stage: tuple[int, ...]  # the output's spatial size; () after flattening (the "head")
+    # the output's grid size (56, 56), whatever its layout; a token count (197,) where tokens
+    # no longer make a grid; () once the grid is gone (the "head")
+    stage: tuple[int, ...]
 
 
 @functools.lru_cache(maxsize=256)
 def stage_text(stage: tuple[int, ...]) -> str:
-    """A stage as the ``stage`` column shows it: "56x56", or "head" after flattening."""
+    """A stage as the ``stage`` column shows it: "56x56", "197 tokens" (a token count with no
+    grid behind it: a class token joined ViT's 196 patches), or "head" once the grid is gone."""
+    if len(stage) == 1:
+        return f"{stage[0]} tokens"
     return format_shape(stage) if stage else "head"
+
+
+def _stage(val: _Val) -> tuple[int, ...]:
+    """The grid size a value's maps or tokens make (see :attr:`Row.stage`)."""
+    sizes = tuple(val.shape[a] for a in val.grid)
+    if len(sizes) == 1 and val.tokens and math.prod(val.tokens) == sizes[0]:
+        return val.tokens  # ViT's 196 patch tokens are still its 14x14 grid
+    return sizes
+
+
+#: Ops that reorder a tensor's dims, and ops that regroup them (same elements, new shape).
+_PERMUTES = frozenset({"permute", "transpose", "swapaxes", "swapdims", "movedim", "moveaxis"})
+_RESHAPES = frozenset({"view", "reshape", "flatten", "unflatten", "squeeze", "unsqueeze",
+                       "Flatten", "Unflatten"})
+
+
+def _permutation(op: Callable, args: tuple, kwargs: dict, rank: int) -> list[int] | None:
+    """Per output dim, the input dim it is, for a dim-reordering op: the op is run on a small
+    real tensor whose dims all have different strides, so torch's own reading of its arguments
+    (negative dims, lists, movedim's rules) decides; None where it cannot run."""
+    probe = torch.empty((2,) * rank)
+    try:
+        out = op(probe, *args, **kwargs)
+    except Exception:  # an argument the probe cannot stand in for: the layout is lost
+        return None
+    if not isinstance(out, torch.Tensor) or out.dim() != rank:
+        return None
+    strides = list(probe.stride())
+    return [strides.index(s) for s in out.stride()]
+
+
+def _index_axes(index: Any, rank: int) -> list[int | None] | None:
+    """Per input dim of ``x[index]``, its output dim (None: an integer took it away); None for
+    an index the walk cannot follow (tensors, lists)."""
+    items = list(index) if isinstance(index, tuple) else [index]
+    used = sum(1 for i in items if i is not None and i is not Ellipsis)
+    if items.count(Ellipsis) > 1 or used > rank:
+        return None
+    if Ellipsis in items:
+        at = items.index(Ellipsis)
+        items[at:at + 1] = [slice(None)] * (rank - used)
+    else:
+        items += [slice(None)] * (rank - used)
+    axes: list[int | None] = []
+    out = 0
+    for item in items:
+        if item is None:
+            out += 1
+        elif isinstance(item, slice):
+            axes.append(out)
+            out += 1
+        elif isinstance(item, int) and not isinstance(item, bool):
+            axes.append(None)
+        else:
+            return None
+    return axes
+
+
+def _regroup(src: _Val, after: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The grid of ``src`` after a reshape to ``after``: kept when its dims come through
+    whole, one token dim when its adjacent dims merge (ViT's 14x14 -> 196), the grid again
+    when a token dim splits back into it; lost (()) when it mixes with other dims."""
+    before, grid = tuple(src.shape), src.grid
+    if before == tuple(after):
+        return grid, src.tokens
+    if list(grid) != list(range(grid[0], grid[-1] + 1)):
+        return (), ()
+    prefix_in, prefix_out = [1], [1]
+    for d in before:
+        prefix_in.append(prefix_in[-1] * d)
+    for d in after:
+        prefix_out.append(prefix_out[-1] * d)
+    first, last = prefix_in[grid[0]], prefix_in[grid[-1] + 1]
+    starts = [j for j, p in enumerate(prefix_out) if p == first]
+    ends = [j for j, p in enumerate(prefix_out) if p == last and starts and j > starts[0]]
+    if not starts or not ends:
+        return (), ()
+    j1 = ends[0]
+    j0 = max(j for j in starts if j < j1)  # past any size-1 dims before the grid
+    sizes = tuple(before[a] for a in grid)
+    if j1 - j0 == 1:  # the grid's dims merge into one: tokens
+        return (j0,), (src.tokens if len(grid) == 1 else sizes)
+    if tuple(after[j0:j1]) == sizes:
+        return tuple(range(j0, j1)), src.tokens
+    if len(grid) == 1 and tuple(after[j0:j1]) == src.tokens:
+        return tuple(range(j0, j1)), ()
+    return (), ()
 
 
 def _path(node: fx.Node) -> str:
@@ -519,12 +615,32 @@ class _Walk:
                 args = fx.node.map_arg(node.args, env.__getitem__)
                 kwargs = fx.node.map_arg(node.kwargs, env.__getitem__)
                 env[node] = self._call(node, args, kwargs)
+        self._stage_weights()
         return self
+
+    def _stage_weights(self) -> None:
+        """Rows the image does not flow into (a weight read by a function: ViT's class token
+        and position embedding, Swin's qkv weights and position-bias table, ConvNeXt's layer
+        scale; and what is made from weights alone) have no grid of their own: each takes
+        the stage of the first row that reads it, where its work is done, rather than the
+        head's, which would colour them as the classifier in the middle of a stage."""
+        fed: list[bool] = []
+        reader: dict[int, int] = {}
+        for i, r in enumerate(self.rows):
+            fed.append(any(s == -1 or fed[s] for s in r.inputs))
+            for s in r.inputs:
+                if s >= 0:
+                    reader.setdefault(s, i)
+        for i in reversed(range(len(self.rows))):  # readers come later: already staged
+            if not fed[i] and i in reader:
+                self.rows[i].stage = self.rows[reader[i]].stage
 
     def _placeholder(self, node: fx.Node) -> Any:
         if not self.inputs_given:  # forward's first argument: the image
             self.inputs_given = True
-            return self._source((1, *self.input_size), producer=-1)
+            image = self._source((1, *self.input_size), producer=-1)
+            image.grid = (2, 3)  # N, C, H, W
+            return image
         if node.args:  # an optional argument of forward(): its default
             return node.args[0]
         raise TraceError(f"{self.traced.name}.forward takes more than one input ({node.name}).")
@@ -574,7 +690,13 @@ class _Walk:
             calc = result.calc if isinstance(result, formulas.Outputs) else result
             calc.type = type(module).__name__
             calc.params, calc.params_terms = self._own_params(module, calc)
-            return self._emit_all(node, str(node.target), result, inputs)
+            dims = getattr(module, "dims", None)
+            if calc.type == "Permute" and isinstance(dims, (list, tuple)):  # torchvision's
+                layout = self._layout("permute", lambda t: torch.permute(t, dims), args, {},
+                                      inputs, calc)
+            else:
+                layout = self._layout(calc.type, None, args, kwargs, inputs, calc)
+            return self._emit_all(node, str(node.target), result, inputs, layout)
         fn = node.target if node.op == "call_function" and callable(node.target) else None
         rule = formulas.FUNCTION_RULES.get(node.target)
         if rule is not None and inputs:
@@ -600,8 +722,48 @@ class _Walk:
         if not inputs:  # a tensor made from nothing (torch.zeros(...)): not a layer
             return self._sources(result)
         scope = _scope(node)
+        if fn is None:
+            method = str(node.target)
+
+            def fn(obj: Any, *a: Any, **k: Any) -> Any:
+                return getattr(obj, method)(*a, **k)
+        layout = self._layout(_op_name(node), fn, args, kwargs, inputs, calc)
         return self._emit_all(node, f"{scope}.{_op_name(node)}" if scope else _op_name(node),
-                              result, inputs)
+                              result, inputs, layout)
+
+    def _layout(self, op: str, fn: Callable | None, args: tuple, kwargs: dict,
+                inputs: list[_Val], calc: Calc) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """Where the image's grid is in an op's output (``_Val.grid`` and ``.tokens``), so a
+        row's stage is the grid it works on in any layout: ops that reorder dims move it,
+        reshapes regroup it (:func:`_regroup`), slicing keeps what it does not index away,
+        and every other op keeps its input's when it keeps the rank (conv, norm, linear on
+        the last dim, add, concatenation...). What the walk cannot follow loses it, until a
+        window (a conv, a pool) slides over dims 2, 3 of N, C, H, W maps again: MaxViT's
+        convs after its window attention, whose partitions the walk does not follow."""
+        out = calc.out
+        if calc.rf == RF_WINDOW and len(out) == 2 + len(self.image):
+            return tuple(range(2, len(out))), ()
+        first = args[0] if args and isinstance(args[0], _Val) else None
+        if op in _PERMUTES or op in _RESHAPES or op == "getitem":
+            if first is None or not first.grid:
+                return (), ()
+            rank = len(first.shape)
+            if op in _PERMUTES:
+                perm = _permutation(fn, args[1:], kwargs, rank) if fn is not None else None
+                if perm is None or len(out) != rank:
+                    return (), ()
+                return tuple(perm.index(a) for a in first.grid), first.tokens
+            if op == "getitem":
+                axes = _index_axes(args[1], rank) if len(args) == 2 else None
+                if axes is None:
+                    return (), ()
+                kept = [axes[a] for a in first.grid]
+                if any(a is None for a in kept):
+                    return (), ()
+                return tuple(a for a in kept if a is not None), first.tokens
+            return _regroup(first, tuple(out))
+        src = next((v for v in inputs if v.grid and len(v.shape) == len(out)), None)
+        return (src.grid, src.tokens) if src is not None else ((), ())
 
     def _sources(self, result: Calc | formulas.Outputs) -> Any:
         dtype, self._dtype = self._dtype, None
@@ -613,13 +775,14 @@ class _Walk:
         return structure(outs) if structure is not None else tuple(outs)
 
     def _emit_all(self, node: fx.Node, name: str, result: Calc | formulas.Outputs,
-                  inputs: list[_Val]) -> Any:
+                  inputs: list[_Val],
+                  layout: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())) -> Any:
         """One row for the op; for several outputs (a tuple) the row shows the first, and
         every output is a value produced by that row."""
         dtype = self._dtype
         self._dtype = None
         if isinstance(result, Calc):
-            val = self._emit(node, name, result, inputs)
+            val = self._emit(node, name, result, inputs, layout)
             if dtype is not None:
                 val.dtype = dtype
             elif len(inputs) == 1:
@@ -627,7 +790,7 @@ class _Walk:
             elif inputs:
                 val.dtype = functools.reduce(torch.promote_types, (v.dtype for v in inputs))
             return val
-        val = self._emit(node, name, result.calc, inputs)
+        val = self._emit(node, name, result.calc, inputs, layout)
         if inputs:
             val.dtype = inputs[0].dtype
         outs: list[_Val | None] = []
@@ -637,6 +800,8 @@ class _Walk:
                 continue
             twin = _Val(TShape(o[0]), val.rf, val.jump, val.depth, val.producer, val.start,
                         o[1] or val.dtype)
+            if len(o[0]) == len(val.shape):  # attention's weights beside its output: no grid
+                twin.grid, twin.tokens = val.grid, val.tokens
             outs.append(twin)
         structure, self._structure = self._structure, None
         return structure(outs) if structure is not None else tuple(outs)
@@ -752,7 +917,8 @@ class _Walk:
         n = sum(p.numel() for p in module.parameters())
         return n, ((n,),) if n else ()
 
-    def _emit(self, node: fx.Node, name: str, calc: Calc, inputs: list[_Val]) -> _Val:
+    def _emit(self, node: fx.Node, name: str, calc: Calc, inputs: list[_Val],
+              layout: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())) -> _Val:
         src = inputs[0] if len(inputs) == 1 else max(inputs, key=lambda v: v.rf)
         rf_in, jump_in, start = src.rf, src.jump, src.start
         if calc.rf == RF_WINDOW:
@@ -782,7 +948,8 @@ class _Walk:
                 jump = tuple(j * (factors[i] if i < len(factors) else 1)
                              for i, j in enumerate(jump))
         depth = max((v.depth for v in inputs), default=0) + int(calc.weight_layer)
-        val = _Val(TShape(calc.out), rf, jump, depth, -1, start)
+        val = _Val(TShape(calc.out), rf, jump, depth, -1, start, grid=layout[0],
+                   tokens=layout[1])
         val.producer = self._add_row(node, name, calc, val, inputs, rf_in, jump_in)
         return val
 
@@ -791,8 +958,7 @@ class _Walk:
         self.names[name] += 1
         if self.names[name] > 1:
             name = f"{name}#{self.names[name]}"
-        out = calc.out
-        stage = tuple(out[2:])
+        stage = _stage(val)
         block = _scope(node)
         if node.op == "call_module":
             block = block.rpartition(".")[0]

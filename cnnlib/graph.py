@@ -656,7 +656,9 @@ class _Net:
         first, part = next(iter(parts.items()))
         key = self._key(first, part[-1])
         note = f"at {stage_text(key)}" if key else ""
-        return Node(node_id, "\n".join(lines), "block", note, f"the {stage_text(key)} stage")
+        # "the 56x56 stage", "the 197-token stage"
+        name = f"{key[0]}-token" if len(key) == 1 else stage_text(key)
+        return Node(node_id, "\n".join(lines), "block", note, f"the {name} stage")
 
     def graph(self, detail: str) -> Graph:
         """Input, one node per group of rows at ``detail`` (in the rows' order), output."""

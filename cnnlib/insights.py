@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from cnnlib.analysis import Profile, Row, format_shape
+from cnnlib.analysis import Profile, Row, format_shape, stage_text
 from cnnlib.formulas import Calc, human_bytes, is_global_pool, kernel_text
 
 #: Bytes of optimizer state per parameter, in units of one parameter's bytes.
@@ -55,14 +55,28 @@ def _kind(calc: Calc) -> str:
 
 
 def _reads(profile: Profile) -> list[str]:
-    """Per row, the resolution of the maps it reads ("56x56"); "" for vectors and 1x1 maps."""
+    """Per row, the stage it reads, as the ``stage`` column writes it: "56x56" for maps (or
+    tokens still on that grid), "197 tokens" for tokens alone; "" for vectors and 1x1 maps.
+    The stage, not the input's last dims, so channels-last maps and tokens read right."""
     image = profile.input_size[1:]
     labels = []
     for r in profile.rows:
-        spatial = (profile.rows[r.inputs[0]].calc.out[2:] if r.inputs and r.inputs[0] >= 0
+        spatial = (profile.rows[r.inputs[0]].stage if r.inputs and r.inputs[0] >= 0
                    else image if r.inputs else ())
-        labels.append(format_shape(spatial) if any(s > 1 for s in spatial) else "")
+        labels.append(stage_text(spatial) if any(s > 1 for s in spatial) else "")
     return labels
+
+
+def _on(labels: list[str]) -> str:
+    """Stages as a sentence names them: "56x56 and 28x28 maps", "197 tokens", or both."""
+    def joined(items: list[str]) -> str:
+        return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+    tokens = [at.removesuffix(" tokens") for at in labels if at.endswith(" tokens")]
+    maps = [at for at in labels if not at.endswith(" tokens")]
+    parts = ([f"{joined(maps)} maps"] if maps else []) + (
+        [f"{joined(tokens)} tokens"] if tokens else [])
+    return " and ".join(parts)
 
 
 def _verb(n: int, singular: str, plural: str) -> str:
@@ -136,11 +150,10 @@ def _memory_sentence(profile: Profile) -> str | None:
              if _kind(r.calc) == "conv layer"]
     top = max(by_resolution, key=by_resolution.__getitem__)
     if len(leading) > 1 and (leading[-1] == top or len(leading) == len(by_resolution)):
-        return (f"The layers working on {top} maps hold the most activation memory: "
+        return (f"The layers working on {_on([top])} hold the most activation memory: "
                 f"{share(by_resolution[top], total)}{_among(convs, {top}, first=False)}.")
-    maps = leading[0] if len(leading) == 1 else f"{', '.join(leading[:-1])} and {leading[-1]}"
-    text = (f"{share(held, total)} of the activation memory is in the layers working on {maps} "
-            f"maps{_among(convs, set(leading), first=True)}.")
+    text = (f"{share(held, total)} of the activation memory is in the layers working on "
+            f"{_on(leading)}{_among(convs, set(leading), first=True)}.")
     return text[0].upper() + text[1:]
 
 
@@ -163,10 +176,10 @@ def _macs_sentence(profile: Profile) -> str | None:
     tied = [key for key, n in groups.items() if n == top]
     kind, at = tied[0]
     n = layers[tied[0]]
-    where = f" on {at} maps" if at else ""
+    where = f" on {_on([at])}" if at else ""
     text = (f"The {kind}{_verb(n, '', 's')}{where} {_verb(n, 'does', 'do')} "
             f"{share(top, total)} of the multiply-adds")
-    others = [f"those on {a} maps" for k, a in tied[1:] if k == kind and a]
+    others = [f"those on {_on([a])}" for k, a in tied[1:] if k == kind and a]
     if others:
         text += f", as many as {' and '.join(others)}"
     return text + "."
