@@ -698,17 +698,17 @@ class _Walk:
                 layout = self._layout(calc.type, None, args, kwargs, inputs, calc)
             return self._emit_all(node, str(node.target), result, inputs, layout)
         fn = node.target if node.op == "call_function" and callable(node.target) else None
+        if fn is None:  # a method: call it on the first (tensor) argument
+            method = str(node.target)
+
+            def fn(obj: Any, *a: Any, **k: Any) -> Any:
+                return getattr(obj, method)(*a, **k)
         rule = formulas.FUNCTION_RULES.get(node.target)
         if rule is not None and inputs:
             result = self._apply(node, rule, *_shapes(args), **_shapes(kwargs))
             calc = result.calc if isinstance(result, formulas.Outputs) else result
             calc.type = formulas.FUNCTION_TYPES.get(rule, _op_name(node))
         else:
-            if fn is None:  # a method: call it on the first (tensor) argument
-                method = str(node.target)
-
-                def fn(obj: Any, *a: Any, **k: Any) -> Any:
-                    return getattr(obj, method)(*a, **k)
             # Functions from outside torch (torchvision's fx-wrapped shifted_window_attention)
             # may multiply; torch's own ops without a rule (views, softmax, indexing) do not.
             home = (getattr(fn, "__module__", None) or "torch").partition(".")[0]
@@ -722,11 +722,6 @@ class _Walk:
         if not inputs:  # a tensor made from nothing (torch.zeros(...)): not a layer
             return self._sources(result)
         scope = _scope(node)
-        if fn is None:
-            method = str(node.target)
-
-            def fn(obj: Any, *a: Any, **k: Any) -> Any:
-                return getattr(obj, method)(*a, **k)
         layout = self._layout(_op_name(node), fn, args, kwargs, inputs, calc)
         return self._emit_all(node, f"{scope}.{_op_name(node)}" if scope else _op_name(node),
                               result, inputs, layout)
