@@ -9,6 +9,7 @@ the late fully connected ones.
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from dataclasses import dataclass
 
 import pandas as pd
@@ -79,10 +80,12 @@ def axis_unit(column: str, largest: float) -> tuple[float, str]:
 def _block_names(profile: Profile) -> pd.Series:
     """Each row's block as the graph draws it at "blocks", named by its module path
     ("layer1.0", "inception3a"): the dotted prefix its rows share; a row outside any block
-    keeps its own name."""
+    keeps its own name. A block whose rows reach into the next module (Swin's last block of
+    a stage takes the patch merging's slicing, so they share only "features") is named by
+    its first row's module instead, as a name two blocks share would make one bar of both."""
     names = list(profile.layers["name"])
     ids = graph.row_groups(profile, "blocks")
-    rows: dict[str, list[str]] = {}
+    rows: dict[str, list[list[str]]] = {}
     for node, name in zip(ids, names, strict=True):
         rows.setdefault(node, []).append(name.split("."))
     label = {}
@@ -94,6 +97,11 @@ def _block_names(profile: Profile) -> pd.Series:
             common.append(parts[0])
         label[node] = ".".join(common) if node.startswith("b") and common else \
             ".".join(paths[0])
+    shared = Counter(label.values())
+    for node, paths in rows.items():
+        if node.startswith("b") and (shared[label[node]] > 1 or label[node] == ".".join(
+                paths[0])):
+            label[node] = ".".join(paths[0][:-1] or paths[0])
     return pd.Series([label[node] for node in ids], index=profile.layers.index)
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
+import cnnlib
 from app import charts
-from cnnlib import compare
+from cnnlib import compare, graph
 from cnnlib.models import registry
 
 
@@ -141,3 +144,18 @@ def test_every_torchvision_classifier_is_a_bubble_and_only_the_classics_are_labe
         for i, a in enumerate(labels):
             for b in labels[i + 1:]:
                 assert charts._overlap(a.box, b.box) == 0, (font, a, b)
+
+
+@pytest.mark.parametrize("name", ["swin_t", "vit_b_16", "densenet121", "resnet50", "googlenet"])
+def test_per_block_bars_are_the_graphs_blocks_one_each(name: str) -> None:
+    """One bar per block the graph draws, named by its module: Swin's last block of a stage
+    (whose rows reach into the patch merging) once shared the name 'features' with the other
+    stages' last blocks, and their four blocks became one bar."""
+    profile = cnnlib.profile(name)
+    names = charts._block_names(profile)
+    nodes = graph.row_groups(profile, "blocks")
+    assert len(set(zip(nodes, names, strict=True))) == len(set(nodes)) == len(set(names))
+    if name == "swin_t":
+        figure = charts.per_layer(profile, "macs", group="block")
+        bars = [x for trace in figure.data for x in trace.x]
+        assert "features.1.1" in bars and "features.7.1" in bars and "features" not in bars
