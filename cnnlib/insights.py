@@ -235,6 +235,12 @@ _KEEP_NOTHING = frozenset({"add", "concat"})
 _KEEP_OUTPUT = frozenset({"ReLU", "relu", "Tanh", "tanh", "Sigmoid", "sigmoid", "Softmax",
                           "LogSoftmax"})
 _OPS_KEEP_NOTHING = frozenset({"pad"})
+# In place, these write over an input their derivative reads (hardtanh_, silu_, hardswish_,
+# hardsigmoid_ differentiate with ``self``), so autograd saves a copy of the input before the
+# op runs: one more tensor the size of the output. relu_, leaky_relu_ and elu_ differentiate
+# with ``result`` and keep the output itself.
+_INPLACE_COPIES = frozenset({"ReLU6", "relu6", "Hardtanh", "hardtanh", "SiLU", "silu",
+                             "Hardswish", "hardswish", "Hardsigmoid", "hardsigmoid"})
 _INDEX_BYTES = 8  # max pooling keeps an int64 index per output element
 _STAT_BYTES = 4  # batch norm keeps its batch mean and inverse std in float32
 
@@ -255,8 +261,19 @@ def _keeps(r: Row, batch_size: int, bytes_per_element: int) -> tuple[str, int]:
         return "nothing", 0
     if kind == "activation" and c.type in _KEEP_OUTPUT:
         return "output", 0
+    if kind == "activation" and c.inplace and c.type in _INPLACE_COPIES:
+        return "nothing", numel * bytes_per_element
     if kind == "batch_norm":
         return "inputs", 2 * c.out[1] * _STAT_BYTES
+    if kind == "norm":
+        # native_layer_norm keeps its input and a float32 mean and inverse std per normalised
+        # vector: over the last dim here (LayerNorm on channels-last tokens or maps, as ViT,
+        # Swin and ConvNeXt use it). GroupNorm's N*G statistics are not modelled.
+        return "inputs", 2 * (numel // c.out[-1]) * _STAT_BYTES
+    if c.type == "stochastic_depth":
+        # torchvision's stochastic depth (mode "row") multiplies by a per-sample 0-or-1/p
+        # noise; mul saves only that noise, since the input's gradient is grad * noise.
+        return "nothing", batch_size * bytes_per_element
     if kind == "max_pool":
         return "inputs", numel * _INDEX_BYTES
     if kind == "avg_pool" and is_global_pool(c):
@@ -277,11 +294,14 @@ def saved_for_backward(profile: Profile, batch_size: int = 1, bytes_per_element:
 
     The rule, per layer type (train mode): conv and linear keep their input; batch norm its
     input and a mean and inverse std per channel; ReLU, tanh, sigmoid and softmax their
-    output; max pooling its input and an int64 index per output; average pooling its input
+    output (ReLU6, hardtanh, SiLU, hardswish and hardsigmoid in place: a copy of their input;
+    others: their input); layer norm its input and a mean and inverse std per vector; max
+    pooling its input and an int64 index per output; average pooling its input
     (a global one keeps nothing: it runs as a mean); dropout a mask the size of its output
     (CPU keeps a float noise tensor; CUDA's fused kernel keeps 1 byte per element, so this
     over-estimates on a GPU by 3 bytes per dropped element); LRN its input and three
-    temporaries; additions, concatenations, padding and views keep nothing. An unknown layer
+    temporaries; stochastic depth a per-sample noise; additions, concatenations, padding and
+    views keep nothing, and weights read by functions are not counted. An unknown layer
     keeps its inputs. Layers before the first weight keep nothing: autograd does not record
     them. Tensors are counted once per storage, as memory is: an in-place ReLU's output is the
     storage of its input, a view shares its input's.
@@ -305,8 +325,9 @@ def saved_for_backward(profile: Profile, batch_size: int = 1, bytes_per_element:
         extra += more
         if what == "output":
             kept.add(storage[i])
-        elif what == "inputs":
-            kept.update(storage[j] if j >= 0 else -1 for j in r.inputs)
+        elif what == "inputs":  # a weight a function reads is not an activation
+            kept.update(storage[j] if j >= 0 else -1 for j in r.inputs
+                        if j < 0 or rows[j].calc.type != "parameter")
     return extra + sum(image if s < 0 else
                        batch_size * math.prod(rows[s].calc.out[1:]) * bytes_per_element
                        for s in kept)
