@@ -245,6 +245,12 @@ _INDEX_BYTES = 8  # max pooling keeps an int64 index per output element
 _STAT_BYTES = 4  # batch norm keeps its batch mean and inverse std in float32
 
 
+def _aliases(c: Calc) -> bool:
+    """Whether the layer's output is its input's storage: written in place, a view, or a
+    dropout with p = 0 (at::dropout returns its input itself)."""
+    return c.inplace or c.kind in _ALIASES or (c.kind == "dropout" and c.drop == 0)
+
+
 def _is_view(c: Calc) -> bool:
     """An op with no formula whose output is a view of its input (the meta fallback marks
     those in place): it keeps nothing for backward."""
@@ -252,12 +258,13 @@ def _is_view(c: Calc) -> bool:
 
 
 def _keeps(r: Row, batch_size: int, bytes_per_element: int) -> tuple[str, int]:
-    """What layer ``r`` keeps for backward: its "inputs", its "output" or "nothing", and the
-    bytes it keeps beside those activations (indices, masks, statistics, temporaries)."""
+    """What layer ``r`` keeps for backward: its "inputs", its "output", "both" or "nothing",
+    and the bytes it keeps beside those activations (indices, masks, statistics, temporaries)."""
     c = r.calc
     numel = batch_size * math.prod(c.out[1:])
     kind = c.kind
-    if kind in _ALIASES or kind in _KEEP_NOTHING or _is_view(c) or c.type in _OPS_KEEP_NOTHING:
+    if (kind in _ALIASES or kind in _KEEP_NOTHING or _is_view(c) or c.type in _OPS_KEEP_NOTHING
+            or (kind == "dropout" and c.drop == 0)):
         return "nothing", 0
     if kind == "activation" and c.type in _KEEP_OUTPUT:
         return "output", 0
@@ -278,6 +285,15 @@ def _keeps(r: Row, batch_size: int, bytes_per_element: int) -> tuple[str, int]:
         return "inputs", numel * _INDEX_BYTES
     if kind == "avg_pool" and is_global_pool(c):
         return "nothing", 0  # a global average pool runs as mean(), which keeps no tensor
+    if kind == "attention":
+        # Training on CPU runs SDPA's flash kernel, whose backward reads q, k, v, the output
+        # and a float32 log-sum-exp per head and query. nn.MultiheadAttention (its SDPA path:
+        # need_weights=False, no dropout) also keeps its input for the q/k/v projection; q, k
+        # and v are one packed projection, and the output projection reads SDPA's output.
+        queries = numel // c.out[-1]
+        if c.heads:
+            return "inputs", 4 * numel * bytes_per_element + c.heads * queries * _STAT_BYTES
+        return "both", queries * _STAT_BYTES  # F.scaled_dot_product_attention: (B, H, L, E)
     if kind == "dropout":
         return "nothing", numel * bytes_per_element
     if kind == "lrn":
@@ -316,16 +332,16 @@ def saved_for_backward(profile: Profile, batch_size: int = 1, bytes_per_element:
         c = r.calc
         recorded = c.params > 0 or c.weight_layer or any(records[j] for j in r.inputs if j >= 0)
         records.append(recorded)
-        shares = r.inputs and (c.inplace or c.kind in _ALIASES)
+        shares = r.inputs and _aliases(c)
         storage.append(storage[r.inputs[0]] if shares and r.inputs[0] >= 0 else
                        -1 if shares else i)
         if not recorded:
             continue
         what, more = _keeps(r, batch_size, bytes_per_element)
         extra += more
-        if what == "output":
+        if what in ("output", "both"):
             kept.add(storage[i])
-        elif what == "inputs":  # a weight a function reads is not an activation
+        if what in ("inputs", "both"):  # a weight a function reads is not an activation
             kept.update(storage[j] if j >= 0 else -1 for j in r.inputs
                         if j < 0 or rows[j].calc.type != "parameter")
     return extra + sum(image if s < 0 else

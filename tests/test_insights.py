@@ -135,6 +135,7 @@ def _saved_by_autograd(model: nn.Module, x: torch.Tensor) -> int:
     ("mobilenet_v2", {}, (3, 64, 64), 2),  # in-place ReLU6 (hardtanh_ copies its input)
     ("efficientnet_b0", {}, (3, 64, 64), 2),  # in-place SiLU, squeeze-excitation, stoch. depth
     ("convnext_tiny", {}, (3, 64, 64), 2),  # layer norm's statistics, GELU, layer scale
+    ("vit_b_16", {}, None, 1),  # multi-head attention (SDPA's flash kernel), dropout p = 0
 ])
 def test_saved_for_backward_equals_autograd(name: str, options: dict, size: tuple | None,
                                             batch: int) -> None:
