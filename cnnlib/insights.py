@@ -234,7 +234,7 @@ _KEEP_NOTHING = frozenset({"add", "concat"})
 # derivative is written in their output, and the ops with no formula that keep nothing.
 _KEEP_OUTPUT = frozenset({"ReLU", "relu", "Tanh", "tanh", "Sigmoid", "sigmoid", "Softmax",
                           "LogSoftmax"})
-_OPS_KEEP_NOTHING = frozenset({"pad"})
+_OPS_KEEP_NOTHING = frozenset({"pad", "patch_merging_pad"})  # pads, slices and concatenates
 # In place, these write over an input their derivative reads (hardtanh_, silu_, hardswish_,
 # hardsigmoid_ differentiate with ``self``), so autograd saves a copy of the input before the
 # op runs: one more tensor the size of the output. relu_, leaky_relu_ and elu_ differentiate
@@ -257,9 +257,34 @@ def _is_view(c: Calc) -> bool:
     return c.kind == "other" and c.inplace
 
 
-def _keeps(r: Row, batch_size: int, bytes_per_element: int) -> tuple[str, int]:
+def _window_attention(c: Calc, inputs: list[Calc], batch_size: int) -> int:
+    """Elements torchvision's ``shifted_window_attention`` keeps (Swin; no dropout, no logit
+    scale). It runs as plain ops, and its matmuls copy what they read into contiguous
+    (windows * heads, L, d) blocks: the windowed input (for the q/k/v projection), the scaled
+    q, k transposed, v, and the heads' joined output (for the output projection), each one
+    token x channel tensor of the padded map, plus softmax's output, L weights per head and
+    token (one window keeps more: see below). Heads and L come from the relative position
+    bias (1, heads, L, L) it reads; the window is taken square."""
+    bias = next((i.out for i in inputs if len(i.out) == 4 and i.out[-1] == i.out[-2]), None)
+    if bias is None or len(c.out) != 4:
+        return 0
+    heads, length = bias[1], bias[-1]
+    window = math.isqrt(length)
+    _, h, w, channels = c.out
+    windows = batch_size * -(-h // window) * -(-w // window)
+    tokens = windows * length
+    # k and v are views of the packed q/k/v projection, copied only where (windows, heads)
+    # cannot fold into one batch dim as a view: with one window (or one head) bmm keeps the
+    # whole projection, 3 token x channel tensors, instead of the two copies.
+    copies = 5 if windows > 1 and heads > 1 else 6
+    return copies * tokens * channels + tokens * heads * length
+
+
+def _keeps(r: Row, batch_size: int, bytes_per_element: int,
+           inputs: list[Calc] | None = None) -> tuple[str, int]:
     """What layer ``r`` keeps for backward: its "inputs", its "output", "both" or "nothing",
-    and the bytes it keeps beside those activations (indices, masks, statistics, temporaries)."""
+    and the bytes it keeps beside those activations (indices, masks, statistics, temporaries).
+    ``inputs``: the calcs of the rows it reads, for the ops whose shapes come from them."""
     c = r.calc
     numel = batch_size * math.prod(c.out[1:])
     kind = c.kind
@@ -294,6 +319,8 @@ def _keeps(r: Row, batch_size: int, bytes_per_element: int) -> tuple[str, int]:
         if c.heads:
             return "inputs", 4 * numel * bytes_per_element + c.heads * queries * _STAT_BYTES
         return "both", queries * _STAT_BYTES  # F.scaled_dot_product_attention: (B, H, L, E)
+    if c.type == "shifted_window_attention":
+        return "nothing", _window_attention(c, inputs or [], batch_size) * bytes_per_element
     if kind == "dropout":
         return "nothing", numel * bytes_per_element
     if kind == "lrn":
@@ -316,7 +343,9 @@ def saved_for_backward(profile: Profile, batch_size: int = 1, bytes_per_element:
     (a global one keeps nothing: it runs as a mean); dropout a mask the size of its output
     (CPU keeps a float noise tensor; CUDA's fused kernel keeps 1 byte per element, so this
     over-estimates on a GPU by 3 bytes per dropped element); LRN its input and three
-    temporaries; stochastic depth a per-sample noise; additions, concatenations, padding and
+    temporaries; attention (SDPA, multi-head) its q, k, v, output and a log-sum-exp per head
+    and query; Swin's window attention its matmuls' copies and softmax output; dropout with
+    p = 0 nothing; stochastic depth a per-sample noise; additions, concatenations, padding and
     views keep nothing, and weights read by functions are not counted. An unknown layer
     keeps its inputs. Layers before the first weight keep nothing: autograd does not record
     them. Tensors are counted once per storage, as memory is: an in-place ReLU's output is the
@@ -337,7 +366,8 @@ def saved_for_backward(profile: Profile, batch_size: int = 1, bytes_per_element:
                        -1 if shares else i)
         if not recorded:
             continue
-        what, more = _keeps(r, batch_size, bytes_per_element)
+        what, more = _keeps(r, batch_size, bytes_per_element,
+                            [rows[j].calc for j in r.inputs if j >= 0])
         extra += more
         if what in ("output", "both"):
             kept.add(storage[i])
