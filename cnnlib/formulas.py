@@ -167,6 +167,11 @@ class Calc:
     warning: str | None = None
     note: str = ""  # how the MACs are counted, for explain()
     kind: Kind = "other"  # what the layer is, set by its rule (see Kind)
+    # Two facts the memory kept for backward depends on (insights.saved_for_backward): a
+    # dropout's probability (at 0 it returns its input and keeps no mask) and an attention's
+    # head count (it keeps a log-sum-exp per head and query).
+    drop: float | None = None
+    heads: int = 0
 
     # The window's numbers as integers, one per spatial dim (empty without a window); the
     # table's text ("3x3", "2", "global") is made from them by kernel_text & co. where shown.
@@ -474,7 +479,7 @@ def activation(m: nn.Module, x: Shape) -> Calc:
 def dropout(m: nn.Module, x: Shape) -> Calc:
     """Dropout: an activation's numbers, but its own kind (backward keeps its mask)."""
     calc = activation(m, x)
-    calc.kind = "dropout"
+    calc.kind, calc.drop = "dropout", float(getattr(m, "p", 0.5))
     return calc
 
 
@@ -524,7 +529,8 @@ def multihead_attention(m: nn.MultiheadAttention, query: Shape, key: Shape | Non
     calc = Calc(type(m).__name__, query, params=_terms_value(params_terms),
                 macs=_terms_value(macs_terms), params_terms=params_terms,
                 macs_terms=macs_terms, rf=RF_GLOBAL, weight_layer=True, kind="attention",
-                note=f"{heads} heads: q, k, v projections + Q*K^T + weights*V + out projection")
+                note=f"{heads} heads: q, k, v projections + Q*K^T + weights*V + out projection",
+                heads=heads)
     weights = None
     if need_weights:
         per_head = () if average_attn_weights else (heads,)
@@ -612,9 +618,10 @@ def fn_activation(x: Shape, *args: Any, inplace: bool = False, **kwargs: Any) ->
     return Calc("activation", x, inplace=bool(inplace), kind="activation")
 
 
-def fn_dropout(x: Shape, *args: Any, inplace: bool = False, **kwargs: Any) -> Calc:
+def fn_dropout(x: Shape, p: float = 0.5, *args: Any, inplace: bool = False,
+               **kwargs: Any) -> Calc:
     calc = fn_activation(x, inplace=inplace)
-    calc.kind = "dropout"
+    calc.kind, calc.drop = "dropout", float(p)
     return calc
 
 

@@ -234,9 +234,21 @@ _KEEP_NOTHING = frozenset({"add", "concat"})
 # derivative is written in their output, and the ops with no formula that keep nothing.
 _KEEP_OUTPUT = frozenset({"ReLU", "relu", "Tanh", "tanh", "Sigmoid", "sigmoid", "Softmax",
                           "LogSoftmax"})
-_OPS_KEEP_NOTHING = frozenset({"pad"})
+_OPS_KEEP_NOTHING = frozenset({"pad", "patch_merging_pad"})  # pads, slices and concatenates
+# In place, these write over an input their derivative reads (hardtanh_, silu_, hardswish_,
+# hardsigmoid_ differentiate with ``self``), so autograd saves a copy of the input before the
+# op runs: one more tensor the size of the output. relu_, leaky_relu_ and elu_ differentiate
+# with ``result`` and keep the output itself.
+_INPLACE_COPIES = frozenset({"ReLU6", "relu6", "Hardtanh", "hardtanh", "SiLU", "silu",
+                             "Hardswish", "hardswish", "Hardsigmoid", "hardsigmoid"})
 _INDEX_BYTES = 8  # max pooling keeps an int64 index per output element
 _STAT_BYTES = 4  # batch norm keeps its batch mean and inverse std in float32
+
+
+def _aliases(c: Calc) -> bool:
+    """Whether the layer's output is its input's storage: written in place, a view, or a
+    dropout with p = 0 (at::dropout returns its input itself)."""
+    return c.inplace or c.kind in _ALIASES or (c.kind == "dropout" and c.drop == 0)
 
 
 def _is_view(c: Calc) -> bool:
@@ -245,22 +257,70 @@ def _is_view(c: Calc) -> bool:
     return c.kind == "other" and c.inplace
 
 
-def _keeps(r: Row, batch_size: int, bytes_per_element: int) -> tuple[str, int]:
-    """What layer ``r`` keeps for backward: its "inputs", its "output" or "nothing", and the
-    bytes it keeps beside those activations (indices, masks, statistics, temporaries)."""
+def _window_attention(c: Calc, inputs: list[Calc], batch_size: int) -> int:
+    """Elements torchvision's ``shifted_window_attention`` keeps (Swin; no dropout, no logit
+    scale). It runs as plain ops, and its matmuls copy what they read into contiguous
+    (windows * heads, L, d) blocks: the windowed input (for the q/k/v projection), the scaled
+    q, k transposed, v, and the heads' joined output (for the output projection), each one
+    token x channel tensor of the padded map, plus softmax's output, L weights per head and
+    token (one window keeps more: see below). Heads and L come from the relative position
+    bias (1, heads, L, L) it reads; the window is taken square."""
+    bias = next((i.out for i in inputs if len(i.out) == 4 and i.out[-1] == i.out[-2]), None)
+    if bias is None or len(c.out) != 4:
+        return 0
+    heads, length = bias[1], bias[-1]
+    window = math.isqrt(length)
+    _, h, w, channels = c.out
+    windows = batch_size * -(-h // window) * -(-w // window)
+    tokens = windows * length
+    # k and v are views of the packed q/k/v projection, copied only where (windows, heads)
+    # cannot fold into one batch dim as a view: with one window (or one head) bmm keeps the
+    # whole projection, 3 token x channel tensors, instead of the two copies.
+    copies = 5 if windows > 1 and heads > 1 else 6
+    return copies * tokens * channels + tokens * heads * length
+
+
+def _keeps(r: Row, batch_size: int, bytes_per_element: int,
+           inputs: list[Calc] | None = None) -> tuple[str, int]:
+    """What layer ``r`` keeps for backward: its "inputs", its "output", "both" or "nothing",
+    and the bytes it keeps beside those activations (indices, masks, statistics, temporaries).
+    ``inputs``: the calcs of the rows it reads, for the ops whose shapes come from them."""
     c = r.calc
     numel = batch_size * math.prod(c.out[1:])
     kind = c.kind
-    if kind in _ALIASES or kind in _KEEP_NOTHING or _is_view(c) or c.type in _OPS_KEEP_NOTHING:
+    if (kind in _ALIASES or kind in _KEEP_NOTHING or _is_view(c) or c.type in _OPS_KEEP_NOTHING
+            or (kind == "dropout" and c.drop == 0)):
         return "nothing", 0
     if kind == "activation" and c.type in _KEEP_OUTPUT:
         return "output", 0
+    if kind == "activation" and c.inplace and c.type in _INPLACE_COPIES:
+        return "nothing", numel * bytes_per_element
     if kind == "batch_norm":
         return "inputs", 2 * c.out[1] * _STAT_BYTES
+    if kind == "norm":
+        # native_layer_norm keeps its input and a float32 mean and inverse std per normalised
+        # vector: over the last dim here (LayerNorm on channels-last tokens or maps, as ViT,
+        # Swin and ConvNeXt use it). GroupNorm's N*G statistics are not modelled.
+        return "inputs", 2 * (numel // c.out[-1]) * _STAT_BYTES
+    if c.type == "stochastic_depth":
+        # torchvision's stochastic depth (mode "row") multiplies by a per-sample 0-or-1/p
+        # noise; mul saves only that noise, since the input's gradient is grad * noise.
+        return "nothing", batch_size * bytes_per_element
     if kind == "max_pool":
         return "inputs", numel * _INDEX_BYTES
     if kind == "avg_pool" and is_global_pool(c):
         return "nothing", 0  # a global average pool runs as mean(), which keeps no tensor
+    if kind == "attention":
+        # Training on CPU runs SDPA's flash kernel, whose backward reads q, k, v, the output
+        # and a float32 log-sum-exp per head and query. nn.MultiheadAttention (its SDPA path:
+        # need_weights=False, no dropout) also keeps its input for the q/k/v projection; q, k
+        # and v are one packed projection, and the output projection reads SDPA's output.
+        queries = numel // c.out[-1]
+        if c.heads:
+            return "inputs", 4 * numel * bytes_per_element + c.heads * queries * _STAT_BYTES
+        return "both", queries * _STAT_BYTES  # F.scaled_dot_product_attention: (B, H, L, E)
+    if c.type == "shifted_window_attention":
+        return "nothing", _window_attention(c, inputs or [], batch_size) * bytes_per_element
     if kind == "dropout":
         return "nothing", numel * bytes_per_element
     if kind == "lrn":
@@ -277,11 +337,16 @@ def saved_for_backward(profile: Profile, batch_size: int = 1, bytes_per_element:
 
     The rule, per layer type (train mode): conv and linear keep their input; batch norm its
     input and a mean and inverse std per channel; ReLU, tanh, sigmoid and softmax their
-    output; max pooling its input and an int64 index per output; average pooling its input
+    output (ReLU6, hardtanh, SiLU, hardswish and hardsigmoid in place: a copy of their input;
+    others: their input); layer norm its input and a mean and inverse std per vector; max
+    pooling its input and an int64 index per output; average pooling its input
     (a global one keeps nothing: it runs as a mean); dropout a mask the size of its output
     (CPU keeps a float noise tensor; CUDA's fused kernel keeps 1 byte per element, so this
     over-estimates on a GPU by 3 bytes per dropped element); LRN its input and three
-    temporaries; additions, concatenations, padding and views keep nothing. An unknown layer
+    temporaries; attention (SDPA, multi-head) its q, k, v, output and a log-sum-exp per head
+    and query; Swin's window attention its matmuls' copies and softmax output; dropout with
+    p = 0 nothing; stochastic depth a per-sample noise; additions, concatenations, padding and
+    views keep nothing, and weights read by functions are not counted. An unknown layer
     keeps its inputs. Layers before the first weight keep nothing: autograd does not record
     them. Tensors are counted once per storage, as memory is: an in-place ReLU's output is the
     storage of its input, a view shares its input's.
@@ -296,17 +361,19 @@ def saved_for_backward(profile: Profile, batch_size: int = 1, bytes_per_element:
         c = r.calc
         recorded = c.params > 0 or c.weight_layer or any(records[j] for j in r.inputs if j >= 0)
         records.append(recorded)
-        shares = r.inputs and (c.inplace or c.kind in _ALIASES)
+        shares = r.inputs and _aliases(c)
         storage.append(storage[r.inputs[0]] if shares and r.inputs[0] >= 0 else
                        -1 if shares else i)
         if not recorded:
             continue
-        what, more = _keeps(r, batch_size, bytes_per_element)
+        what, more = _keeps(r, batch_size, bytes_per_element,
+                            [rows[j].calc for j in r.inputs if j >= 0])
         extra += more
-        if what == "output":
+        if what in ("output", "both"):
             kept.add(storage[i])
-        elif what == "inputs":
-            kept.update(storage[j] if j >= 0 else -1 for j in r.inputs)
+        if what in ("inputs", "both"):  # a weight a function reads is not an activation
+            kept.update(storage[j] if j >= 0 else -1 for j in r.inputs
+                        if j < 0 or rows[j].calc.type != "parameter")
     return extra + sum(image if s < 0 else
                        batch_size * math.prod(rows[s].calc.out[1:]) * bytes_per_element
                        for s in kept)

@@ -132,6 +132,11 @@ def _saved_by_autograd(model: nn.Module, x: torch.Tensor) -> int:
     ("alexnet_original", {}, None, 1),  # LRN and its temporaries
     ("resnet18", {}, (3, 64, 64), 2),  # in-place residual add
     ("googlenet_tv", {}, (3, 64, 64), 2),  # concat, functional ReLU, global pool
+    ("mobilenet_v2", {}, (3, 64, 64), 2),  # in-place ReLU6 (hardtanh_ copies its input)
+    ("efficientnet_b0", {}, (3, 64, 64), 2),  # in-place SiLU, squeeze-excitation, stoch. depth
+    ("convnext_tiny", {}, (3, 64, 64), 2),  # layer norm's statistics, GELU, layer scale
+    ("vit_b_16", {}, None, 1),  # multi-head attention (SDPA's flash kernel), dropout p = 0
+    ("swin_t", {}, (3, 160, 160), 1),  # window attention's internals, padded windows (40x40)
 ])
 def test_saved_for_backward_equals_autograd(name: str, options: dict, size: tuple | None,
                                             batch: int) -> None:
