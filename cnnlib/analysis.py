@@ -32,7 +32,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 import torch
@@ -463,24 +463,27 @@ def _to_meta(value: Any) -> Any:
     return value
 
 
-def _vals_in(value: Any) -> list[_Val]:
-    if isinstance(value, _Val):
+_Leaf = TypeVar("_Leaf")
+
+
+def _leaves(value: Any, cls: type[_Leaf]) -> list[_Leaf]:
+    """The ``cls`` instances in a call's arguments or an op's output, in order, through
+    nested lists, tuples and dicts."""
+    if isinstance(value, cls):
         return [value]
     if isinstance(value, (list, tuple)):
-        return [v for item in value for v in _vals_in(item)]
+        return [v for item in value for v in _leaves(item, cls)]
     if isinstance(value, dict):
-        return [v for item in value.values() for v in _vals_in(item)]
+        return [v for item in value.values() for v in _leaves(item, cls)]
     return []
+
+
+def _vals_in(value: Any) -> list[_Val]:
+    return _leaves(value, _Val)
 
 
 def _tensors_in(value: Any) -> list[torch.Tensor]:
-    if isinstance(value, torch.Tensor):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [t for item in value for t in _tensors_in(item)]
-    if isinstance(value, dict):
-        return [t for item in value.values() for t in _tensors_in(item)]
-    return []
+    return _leaves(value, torch.Tensor)
 
 
 def _map_tensors(value: Any, fn: Callable[[torch.Tensor], Any]) -> Any:
